@@ -1,4 +1,4 @@
-"""Colour conversions used by fusion: BT.601 full-range YCbCr, as the fusion field does.
+r"""Colour conversions used by fusion: BT.601 full-range YCbCr, as the fusion field does.
 
 Infrared-visible fusion networks fuse the luminance of the visible image with the infrared
 image and re-attach the visible chroma afterwards. The conversion is the full-range ("JPEG")

@@ -14,8 +14,8 @@ radiometric thermal cameras, 32-bit integer or float TIFF) is mapped to ``[0, 1]
     clip to the 0.5 and 99.5 percentiles, then stretch (robust to hot pixels; the usual
     display mapping of raw thermal frames).
 ``"auto"`` (default)
-    ``"full"`` when the data spans at least half the 16-bit range (an ordinary 16-bit
-    picture), otherwise ``"percentile"`` (a raw radiometric frame that occupies a narrow band
+    ``"full"`` when the data's 0.5..99.5 percentile span covers at least half the 16-bit range
+    (an ordinary 16-bit picture), otherwise ``"percentile"`` (a raw radiometric frame that occupies a narrow band
     of counts, e.g. 7000..9000).
 
 EXIF orientation is applied, palette images are expanded, alpha is dropped (colour is taken
@@ -74,7 +74,7 @@ def _decode_pillow(path: Path, data: bytes) -> np.ndarray:
                 return np.asarray(im, dtype=np.float32).copy()
             arr = np.asarray(im)
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image file (format not recognised)") from None
+        raise ImageReadError(f"{path}: {_why_unidentified(data)}") from None
     except Image.DecompressionBombError as err:
         raise ImageReadError(f"{path}: image too large ({err})") from None
     except (OSError, SyntaxError, ValueError) as err:
@@ -83,6 +83,21 @@ def _decode_pillow(path: Path, data: bytes) -> np.ndarray:
             reason = "truncated file"
         raise ImageReadError(f"{path}: cannot read image ({reason})") from None
     return np.array(arr)
+
+
+_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def _why_unidentified(data: bytes) -> str:
+    """Explain why Pillow could not identify ``data``: zero size, corrupt header, or not an image."""
+    fmt = next((f for magic, f in _MAGIC.items() if data.startswith(magic)), None)
+    if fmt is None:
+        return "not an image file (format not recognised)"
+    if fmt == "PNG" and len(data) >= 24 and data[12:16] == b"IHDR":
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if w == 0 or h == 0:
+            return f"image has zero size ({w}x{h})"
+    return f"corrupt {fmt} file (header cannot be decoded)"
 
 
 def _exif_orientation(data: bytes) -> int:
@@ -180,7 +195,8 @@ def to_float(arr: np.ndarray, *, normalization: Normalization = "auto") -> np.nd
     if finite.size == 0:
         return np.zeros(arr.shape, np.float32)
     if policy == "auto":
-        span = float(finite.max() - finite.min())
+        lo_p, hi_p = np.percentile(finite, _PERCENTILES)
+        span = float(hi_p - lo_p)
         policy = "full" if full is not None and span >= 0.5 * full else "percentile"
     if policy == "full":
         if full is None:  # int32 / float data has no natural full scale
