@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -410,6 +411,9 @@ def _check_semantics(cfg: TrainConfig) -> None:
     if not cfg.data.train:
         raise ConfigError("data.train: at least one training source is required")
     names = [s.name for s in cfg.stages]
+    for n in names:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", n) or n in ("last", "last_ema", "last_state"):
+            raise ConfigError(f"stages: invalid stage name {n!r} (letters, digits, _ . - ; not 'last')")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"stages: stage names must be unique (repeated: {', '.join(dup)})")
