@@ -20,6 +20,7 @@ from mmfuse.models.registry import (
 )
 
 # --- model modules (one per system), imported explicitly to register them ---
+from mmfuse.models import fusion_unet  # noqa: F401,E402  (fusion-unet: training-engine reference model)
 # --- end of model modules ---
 
 __all__ = [
