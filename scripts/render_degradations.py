@@ -1,0 +1,124 @@
+#!/usr/bin/env python
+"""Render one picture per degradation of mmfuse's presets into ``docs/img/degrade/``.
+
+Every step of every shipped preset (and a few operators no preset uses) is applied to the
+bundled RoadScene pair FLIR_04625 (``src/mmfuse/samples``, identical to
+``../shared/data/ivif/roadscene/{ir,vi}/FLIR_04625.jpg``) with a fixed seed; the degradation is
+applied to the full image and a native-resolution crop is saved, so noise and blur look as
+they do in the benchmark (no rescaling). Each PNG is 8-bit and stays well below 150 KB.
+
+Usage::
+
+    PYTHONPATH=src .venv/bin/python scripts/render_degradations.py            # docs/img/degrade/
+    PYTHONPATH=src .venv/bin/python scripts/render_degradations.py --out /tmp/deg --seed 1
+
+The script prints one Markdown table row per picture (file, modality, step, operator and the
+parameters actually drawn), which is what ``docs/degradations.md`` shows.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mmfuse.degrade import Step, apply_chain, load_preset, parse_chain
+from mmfuse.degrade.benchmark import item_seed
+from mmfuse.io import read_image, write_image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_IR = ROOT / "src" / "mmfuse" / "samples" / "ir" / "FLIR_04625.jpg"
+SAMPLE_VI = ROOT / "src" / "mmfuse" / "samples" / "vi" / "FLIR_04625.jpg"
+
+# (file stem, modality, preset or None for the built-in vocabulary, chain)
+PICTURES: list[tuple[str, str, str | None, str]] = [
+    ("clean_vi", "vi", None, ""),
+    ("clean_ir", "ir", None, ""),
+    # DeMMI-RF (TG-ECNet)
+    ("demmi-rf_noise15", "vi", "demmi-rf", "noise15"),
+    ("demmi-rf_noise25", "vi", "demmi-rf", "noise25"),
+    ("demmi-rf_noise50", "vi", "demmi-rf", "noise50"),
+    ("demmi-rf_haze", "vi", "demmi-rf", "haze"),
+    ("demmi-rf_defocus", "vi", "demmi-rf", "defocus"),
+    ("demmi-rf_stripe", "ir", "demmi-rf", "stripe"),
+    ("demmi-rf_noise50+haze+defocus_vi", "vi", "demmi-rf", "haze+defocus+noise50"),
+    # EMS (Text-IF)
+    ("ems_rain", "vi", "ems", "rain"),
+    ("ems_haze", "vi", "ems", "haze"),
+    ("ems_blur", "vi", "ems", "blur"),
+    ("ems_vis-noise", "vi", "ems", "vis-noise+vis-shot"),
+    ("ems_ir-noise", "ir", "ems", "ir-noise+ir-shot+ir-impulse"),
+    # weather (AMG-Fuse)
+    ("weather_rain", "vi", "weather", "rain"),
+    ("weather_snow", "vi", "weather", "snow"),
+    ("weather_haze", "vi", "weather", "haze"),
+    # LURE
+    ("lure_lowlight", "vi", "lure", "lowlight"),
+    ("lure_overexposure", "vi", "lure", "overexposure"),
+    ("lure_lowcontrast", "ir", "lure", "lowcontrast"),
+    ("lure_sr4", "ir", "lure", "sr4"),
+    ("lure_sr8", "ir", "lure", "sr8"),
+    # DRMF
+    ("drmf_stripe", "ir", "drmf", "stripe"),
+    ("drmf_blur-sr4", "ir", "drmf", "blur-sr4"),
+    # operators no preset uses (built-in vocabulary)
+    ("builtin_poisson", "vi", None, "poisson"),
+    ("builtin_saltpepper", "vi", None, "saltpepper"),
+    ("builtin_blur", "vi", None, "blur"),
+    ("builtin_motion", "vi", None, "motion"),
+    ("builtin_jpeg10", "vi", None, "jpeg10"),
+    ("builtin_thermal", "ir", None, "thermal"),
+]
+
+
+def _steps(preset: str | None) -> dict[str, Step] | None:
+    return dict(load_preset(preset).steps) if preset is not None else None
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def render(out_dir: Path, seed: int, crop: tuple[int, int, int, int], overwrite: bool) -> list[str]:
+    """Write the pictures; return one Markdown table row per picture."""
+    ir = read_image(SAMPLE_IR, "gray")
+    vi = read_image(SAMPLE_VI, "rgb")
+    top, left, height, width = crop
+    rows = []
+    for stem, modality, preset, chain in PICTURES:
+        steps = parse_chain(chain, _steps(preset), where=stem)
+        img = ir if modality == "ir" else vi
+        out, records = apply_chain(img, steps, item_seed(seed, stem, "FLIR_04625"))
+        path = out_dir / f"{stem}.png"
+        write_image(path, out[top:top + height, left:left + width], overwrite=overwrite)
+        params = "; ".join(
+            f"{r['op']}(" + ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()) + ")" for r in records
+        ) or "-"
+        rows.append(f"| ![{stem}](img/degrade/{path.name}) | {modality} | {preset or 'built-in'} | `{chain or 'clean'}` | {params} |")
+        size_kb = path.stat().st_size / 1024
+        print(f"{path} {size_kb:.0f} KB", file=sys.stderr)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "degrade", help="output folder")
+    ap.add_argument("--seed", type=int, default=0, help="global seed (per-picture seeds derive from it)")
+    ap.add_argument("--crop", type=int, nargs=4, default=(20, 110, 192, 256), metavar=("TOP", "LEFT", "H", "W"),
+                    help="native-resolution crop of the 516x274 sample")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing pictures")
+    args = ap.parse_args(argv)
+    rows = render(args.out, args.seed, tuple(args.crop), args.overwrite)
+    print("| picture | modality | preset | chain | parameters drawn |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
