@@ -82,8 +82,9 @@ def spatial_attention(
         v: values ``(B, C, H, W)``.
         num_heads: number of heads; must divide ``C``.
         window_size: ``None`` for full attention over all ``H*W`` pixels (memory
-            ``O((H W)^2)``), or the side of non-overlapping windows; the maps are padded
-            (replicate) to a multiple of the window and cropped back.
+            ``O((H W)^2)``), or the side of non-overlapping windows; the maps are
+            zero-padded to a multiple of the window (padded pixels are masked out as keys) and
+            cropped back.
 
     Returns:
         ``(B, C, H, W)``.
@@ -105,16 +106,22 @@ def spatial_attention(
     if window_size < 1:
         raise InputError(f"spatial_attention: window_size must be >= 1, got {window_size}")
     qkv = torch.cat([q, k, v], dim=1)
-    qkv, (h0, w0) = pad_to_multiple(qkv, window_size, mode="replicate")
+    qkv, (h0, w0) = pad_to_multiple(qkv, window_size, mode="constant")
     hp, wp = qkv.shape[-2:]
     win = window_partition(qkv.permute(0, 2, 3, 1), window_size)  # (B*nW, ws*ws, 3C)
     n = win.shape[1]
+    mask = None
+    if (hp, wp) != (h0, w0):  # padded pixels must not act as keys
+        valid = torch.zeros(1, hp, wp, 1, dtype=torch.bool, device=q.device)
+        valid[:, :h0, :w0] = True
+        keys = window_partition(valid, window_size)[..., 0]  # (nW, ws*ws)
+        mask = keys.repeat(b, 1)[:, None, None, :]  # (B*nW, 1, 1, ws*ws)
 
     def heads_w(t: torch.Tensor) -> torch.Tensor:
         return t.reshape(-1, n, num_heads, d).transpose(1, 2)
 
     qw, kw, vw = win.split(c, dim=-1)
-    out = F.scaled_dot_product_attention(heads_w(qw), heads_w(kw), heads_w(vw))
+    out = F.scaled_dot_product_attention(heads_w(qw), heads_w(kw), heads_w(vw), attn_mask=mask)
     out = out.transpose(1, 2).reshape(-1, n, c)
     out = window_reverse(out, window_size, hp, wp).permute(0, 3, 1, 2)
     return out[..., :h0, :w0].contiguous()
