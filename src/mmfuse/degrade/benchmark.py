@@ -17,8 +17,8 @@ Reproducibility:
   which files are processed, on the other images in the folder, or on the ``settings`` subset;
   the same seed gives byte-identical PNGs and manifest.
 - **Quantisation.** PNGs are 8-bit, written by :func:`mmfuse.io.write_image`: values are
-  clipped to ``[0, 1]`` and rounded half to even, ``np.rint(x · 255)``; clean references of
-  8-bit inputs are therefore bit-exact copies of the source pixels.
+  clipped to ``[0, 1]`` and rounded half to even in float64, ``np.rint(float64(x) · 255)``;
+  clean references of 8-bit inputs are therefore bit-exact copies of the source pixels.
 - ``manifest.json`` holds no time stamps or absolute output paths, so two builds compare equal.
 """
 from __future__ import annotations
@@ -260,7 +260,7 @@ def build_benchmark(
         "seed": seed,
         "seeding": "file seed = SeedSequence([seed, crc32(setting), crc32(name)]).generate_state(1, uint64)[0]; "
                    "degraded with mmfuse.degrade.apply_setting(ir, vi, setting, file_seed)",
-        "quantisation": "8-bit PNG, round half to even: rint(clip(x, 0, 1) * 255)",
+        "quantisation": "8-bit PNG, round half to even in float64: rint(clip(float64(x), 0, 1) * 255)",
         "input_dir": str(in_root),
         "settings": [_setting_entry(pre, s) for s in chosen],
         "items": [e for _, _, e in items],
