@@ -14,14 +14,14 @@ depend on the batch). The head is zero-initialised and added in logit space to t
 two inputs, so the untrained network outputs the average image and training learns a
 correction: ``fused = sigmoid(logit((ir + vis_y) / 2) + head(features))``.
 
-Losses (unsupervised, the usual infrared-visible trio): an intensity term pulling the fused
-image towards the element-wise maximum of the sources, a gradient term matching the fused Sobel
-magnitude to the larger of the sources' (Tang et al., "Image fusion in the loop of high-level
-vision tasks: A semantic-aware real-time infrared and visible image fusion network"
-(SeAFusion), Information Fusion 2022), and a structural term ``1 − (SSIM(F, IR) + SSIM(F, VIS)) / 2``
-(Wang et al., "Image quality assessment: from error visibility to structural similarity",
-IEEE TIP 2004). When the batch carries clean references (degraded training), the targets are
-computed from them.
+Losses (unsupervised, the usual infrared-visible trio, all from :mod:`mmfuse.losses`): an
+intensity term pulling the fused image towards the element-wise maximum of the sources, a
+gradient term matching the fused Sobel strength ``|gx| + |gy|`` to the larger of the sources'
+(Tang et al., "Image fusion in the loop of high-level vision tasks: A semantic-aware real-time
+infrared and visible image fusion network" (SeAFusion), Information Fusion 2022), and a
+structural term ``1 − (SSIM(F, IR) + SSIM(F, VIS)) / 2`` (Wang et al., "Image quality
+assessment: from error visibility to structural similarity", IEEE TIP 2004). When the batch
+carries clean references (degraded training), the targets are computed from them.
 
 About 0.1 M parameters with the defaults (``channels=16, depth=2``). No weights ship for it:
 train them with ``mmfuse train configs/fusion-unet-tiny.yaml`` and pass the exported file with
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfuse.errors import ShapeError
+from mmfuse.losses import fusion_ssim_loss, gradient_loss, intensity_loss
 from mmfuse.models.registry import register_arch, register_learned
 
 __all__ = ["FusionUNet"]
@@ -43,25 +44,6 @@ __all__ = ["FusionUNet"]
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2))
-
-
-def _intensity_max_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """Mean ``|F − max(IR, VIS)|`` over ``(B, 1, H, W)`` tensors."""
-    return F.l1_loss(fused, torch.maximum(ir, vis))
-
-
-def _gradient_max_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """Mean ``| |∇F| − max(|∇IR|, |∇VIS|) |`` with Sobel gradient magnitudes (kornia)."""
-    from kornia.filters import sobel
-
-    return F.l1_loss(sobel(fused), torch.maximum(sobel(ir), sobel(vis)))
-
-
-def _ssim_pair_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """``1 − (SSIM(F, IR) + SSIM(F, VIS)) / 2`` with an 11×11 Gaussian window (kornia)."""
-    from kornia.metrics import ssim
-
-    return 1.0 - 0.5 * (ssim(fused, ir, 11).mean() + ssim(fused, vis, 11).mean())
 
 
 class _Up(nn.Module):
@@ -156,9 +138,9 @@ class FusionUNet(nn.Module):
         ir = batch.get("ir_clean", batch["ir"])
         vis = batch.get("vis_clean", batch["vis"])
         terms = {
-            "intensity": _intensity_max_loss(fused, ir, vis),
-            "gradient": _gradient_max_loss(fused, ir, vis),
-            "ssim": _ssim_pair_loss(fused, ir, vis),
+            "intensity": intensity_loss(fused, ir, vis),
+            "gradient": gradient_loss(fused, ir, vis),
+            "ssim": fusion_ssim_loss(fused, ir, vis),
         }
         w = {**self.default_loss_weights, **weights}
         terms["total"] = sum(float(w[k]) * v for k, v in terms.items())  # type: ignore[assignment]

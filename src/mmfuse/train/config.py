@@ -90,11 +90,17 @@ class DegradationConfig:
         preset: degradation preset name (see ``mmfuse.degrade``).
         weights: sampling weight per degradation setting of the preset, or null for the
             preset's own.
+        mode: ``pair`` (degrade the pair; items gain ``ir_clean``, ``vis_clean``, ``label``,
+            ``setting``) or ``single`` (one degraded modality per item: ``input``, ``target``,
+            ``modality``, ``label``, ``setting``; restoration pre-training).
+        vis_gray: convert visible images to luminance after degradation.
         validation: also degrade the validation pairs (with fixed, seeded parameters).
     """
 
     preset: str = "demmi-rf"
     weights: dict[str, float] | None = None
+    mode: Literal["pair", "single"] = "pair"
+    vis_gray: bool = False
     validation: bool = True
 
 
@@ -240,6 +246,8 @@ class TrainConfig:
         output_dir: run folder (``--out`` overrides it).
         method: method name written into exported weights (default: the architecture name).
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (GPU if available).
+        threads: CPU threads of PyTorch's intra-op pool in each process (null: PyTorch's
+            default; 1 is often fastest on small models or a shared machine).
         deterministic: ask PyTorch for deterministic algorithms (warn-only).
         find_unused_parameters: DistributedDataParallel option, needed when a stage's forward
             leaves trainable parameters unused.
@@ -255,6 +263,7 @@ class TrainConfig:
     output_dir: str = "runs/run"
     method: str | None = None
     device: str = "cpu"
+    threads: int | None = None
     deterministic: bool = True
     find_unused_parameters: bool = False
 
@@ -439,6 +448,8 @@ def _check_semantics(cfg: TrainConfig) -> None:
         raise ConfigError("log.every: must be at least 1")
     if cfg.validation.every < 0:
         raise ConfigError("validation.every: must be 0 (stage ends only) or positive")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise ConfigError(f"threads: must be at least 1 (or null), got {cfg.threads}")
     if cfg.data.num_workers < 0:
         raise ConfigError("data.num_workers: must be 0 or positive")
 

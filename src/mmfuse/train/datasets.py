@@ -9,7 +9,7 @@ from mmfuse.data.loader import SampleStream
 from mmfuse.data.pairs import ImageFolderDataset, PairedFolderDataset, load_split
 from mmfuse.data.synthetic import SyntheticPairs
 from mmfuse.data.transforms import RandomCropFlip, center_crop_item
-from mmfuse.errors import ConfigError
+from mmfuse.errors import ConfigError, InputError
 from mmfuse.train.config import DataConfig, SourceConfig
 
 __all__ = ["build_source", "build_train_stream", "build_val_items"]
@@ -59,7 +59,10 @@ def _degrader(dataset: Dataset, data: DataConfig, seed: int) -> Dataset:
         raise ConfigError(f"data.degradation: on-the-fly degradation is not available ({err})") from None
     deg = data.degradation
     assert deg is not None
-    return OnTheFlyDegradation(dataset, preset=deg.preset, weights=deg.weights, seed=seed)
+    try:
+        return OnTheFlyDegradation(dataset, preset=deg.preset, weights=deg.weights, seed=seed, mode=deg.mode, vis_gray=deg.vis_gray)
+    except InputError as err:
+        raise ConfigError(f"data.degradation: {err}") from None
 
 
 def build_train_stream(data: DataConfig, crop_size: int, seed: int) -> SampleStream:

@@ -209,14 +209,19 @@ def _graceful_stop() -> Iterator[dict[str, bool]]:
 
 
 @contextmanager
-def _deterministic(on: bool) -> Iterator[None]:
+def _torch_settings(deterministic: bool, threads: int | None) -> Iterator[None]:
+    """Deterministic algorithms (warn-only) and the intra-op thread count, restored afterwards."""
     prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    if on:
+    prev_threads = torch.get_num_threads()
+    if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        torch.set_num_threads(prev_threads)
 
 
 def _seed_everything(seed: int) -> None:
@@ -282,10 +287,14 @@ class Trainer:
         if not self.cfg.validation.metrics:
             return None
         try:
-            from mmfuse.metrics import evaluate
+            from mmfuse.metrics import evaluate, resolve_metrics
         except ImportError:
             tqdm.write("warning: mmfuse.metrics is not available; validation reports losses only", file=sys.stderr)
             return None
+        try:
+            resolve_metrics(list(self.cfg.validation.metrics), self.cfg.validation.profile)
+        except InputError as err:
+            raise ConfigError(f"validation: {err}") from None
         return evaluate
 
     def _wall(self) -> float:
@@ -310,9 +319,12 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, net: nn.Module, stage: StageConfig, weights: dict[str, float]) -> dict[str, float]:
-        """Losses (and metrics, if ``mmfuse.metrics`` is available) averaged over the validation items."""
-        from mmfuse.io import rgb_to_gray
+        """Losses and metrics averaged over the validation items.
 
+        Metrics come from :func:`mmfuse.metrics.evaluate` on the fused image cropped back to the
+        item's size; with clean references (degraded inputs) they follow its degraded-fusion
+        protocol (reference-based metrics compare with the clean images).
+        """
         was = net.training
         net.eval()
         sums: dict[str, float] = {}
@@ -335,11 +347,16 @@ class Trainer:
                 if self._metrics_fn is None or "fused" not in outputs or "ir" not in item:
                     continue
                 fused = outputs["fused"][0, :, :h, :w].float().clamp(0, 1).cpu().numpy()
-                fused = fused[0] if fused.shape[0] == 1 else rgb_to_gray(fused.transpose(1, 2, 0))
-                ir = item.get("ir_clean", item["ir"])
-                vis = item.get("vis_clean", item["vis"])
-                vis = rgb_to_gray(vis) if vis.ndim == 3 else vis
-                values = self._metrics_fn(fused, ir, vis, profile=self.cfg.validation.profile, metrics=list(self.cfg.validation.metrics))
+                fused = fused[0] if fused.shape[0] == 1 else fused.transpose(1, 2, 0)
+                values = self._metrics_fn(
+                    fused,
+                    item["ir"],
+                    item["vis"],
+                    item.get("ir_clean"),
+                    item.get("vis_clean"),
+                    profile=self.cfg.validation.profile,
+                    metrics=list(self.cfg.validation.metrics),
+                )
                 for k, v in values.items():
                     add(f"val_{k}", float(v))
         finally:
@@ -379,7 +396,7 @@ class Trainer:
         show = self.dist.is_main and (self.cfg.log.progress if self.cfg.log.progress is not None else sys.stderr.isatty())
         bar = tqdm(total=total, initial=self.step, disable=not show, dynamic_ncols=True, unit="step", file=sys.stderr)
         try:
-            with _graceful_stop() as stop, _deterministic(self.cfg.deterministic):
+            with _graceful_stop() as stop, _torch_settings(self.cfg.deterministic, self.cfg.threads):
                 for si, (stage, (s0, s1)) in enumerate(zip(self.cfg.stages, bounds)):
                     if self.step >= self.stop_at:
                         break
