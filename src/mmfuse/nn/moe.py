@@ -292,8 +292,10 @@ class MoE(nn.Module):
       Experts map ``(n, *S) -> (n, *S_out)`` (e.g. small conv nets) and see the whole sample.
 
     Gate input: by default the gate sees the unit itself (the token vector, or the flattened
-    sample). ``gate_input`` replaces it: ``(B, D)`` per sample (broadcast to that sample's
-    tokens), or per token in the layout of ``x`` (``(B, D, H, W)`` / ``(B, L, D)`` / ``(T, D)``).
+    sample). ``gate_input`` replaces it: for tokens, ``(B, D)`` per sample (broadcast to that
+    sample's tokens) or per token in the layout of ``x`` (``(B, D, H, W)`` / ``(B, L, D)`` /
+    ``(T, D)``); for images, any ``(B, ...)`` tensor, flattened per sample (e.g. MoE-Fusion's
+    down-sampled features).
     With ``gate_with_input=True`` the gate sees ``[unit ; gate_input]`` (TG-ECNet: token
     features concatenated with the projected degradation prompt, ``gate_dim = 2C``).
 
