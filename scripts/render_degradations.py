@@ -14,6 +14,12 @@ Usage::
 
 The script prints one Markdown table row per picture (file, modality, step, operator and the
 parameters actually drawn), which is what ``docs/degradations.md`` shows.
+
+``--calibrate DIR`` instead fits the low-light and low-contrast models to real degraded pairs
+(``DIR/{ir,vi,ir_degraded,vi_degraded}``, e.g. ``../shared/data/degraded/drmf-lowlight``) and
+prints the per-image parameters the ``drmf`` and ``lure`` presets' ranges come from::
+
+    PYTHONPATH=src .venv/bin/python scripts/render_degradations.py --calibrate ../shared/data/degraded/drmf-lowlight
 """
 from __future__ import annotations
 
@@ -105,6 +111,28 @@ def render(out_dir: Path, seed: int, crop: tuple[int, int, int, int], overwrite:
     return rows
 
 
+def calibrate(root: Path) -> list[str]:
+    """Least-squares fits of the low-light and low-contrast models on real degraded pairs.
+
+    Visible: ``log(degraded) = log(gain) + gamma · log(clean)`` over pixels with clean > 0.05 and
+    degraded > 0.01 (the :func:`mmfuse.degrade.low_light` model without noise). Infrared:
+    ``degraded = factor · clean + shift`` (:func:`mmfuse.degrade.low_contrast` with ``center=0``).
+    Returns one Markdown table row per image.
+    """
+    rows = []
+    for vi_path in sorted((root / "vi").iterdir()):
+        name = vi_path.name
+        vi = read_image(vi_path, "rgb").astype(np.float64)
+        vi_d = read_image(root / "vi_degraded" / name, "rgb").astype(np.float64)
+        ir = read_image(root / "ir" / name, "gray").astype(np.float64)
+        ir_d = read_image(root / "ir_degraded" / name, "gray").astype(np.float64)
+        m = (vi > 0.05) & (vi_d > 0.01)
+        gamma, log_gain = np.polyfit(np.log(vi[m]), np.log(vi_d[m]), 1)
+        factor, shift = np.polyfit(ir.ravel(), ir_d.ravel(), 1)
+        rows.append(f"| {vi_path.stem} | {np.exp(log_gain):.2f} | {gamma:.2f} | {factor:.2f} | {shift:.3f} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "degrade", help="output folder")
@@ -112,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crop", type=int, nargs=4, default=(20, 110, 192, 256), metavar=("TOP", "LEFT", "H", "W"),
                     help="native-resolution crop of the 516x274 sample")
     ap.add_argument("--overwrite", action="store_true", help="replace existing pictures")
+    ap.add_argument("--calibrate", type=Path, metavar="DIR", help="fit low-light / low-contrast models instead")
     args = ap.parse_args(argv)
+    if args.calibrate is not None:
+        print("| image | VIS gain | VIS gamma | IR factor | IR shift |")
+        print("|---|---|---|---|---|")
+        print("\n".join(calibrate(args.calibrate)))
+        return 0
     rows = render(args.out, args.seed, tuple(args.crop), args.overwrite)
     print("| picture | modality | preset | chain | parameters drawn |")
     print("|---|---|---|---|---|")

@@ -161,7 +161,7 @@ BUILTIN_STEPS: Mapping[str, Step] = MappingProxyType(dict([
              veil={"uniform": [0.1, 0.25]}),
     _builtin("lowlight", "low_light", "mmfuse", gain={"uniform": [0.15, 0.4]}, gamma={"uniform": [1.5, 2.5]},
              sigma={"uniform": [2.0, 6.0]}),
-    _builtin("overexposure", "over_exposure", "mmfuse", ev={"uniform": [1.0, 2.0]}),
+    _builtin("overexposure", "over_exposure", "mmfuse", ev={"uniform": [1.0, 1.5]}),
     _builtin("stripe", "stripe_noise", "EMS main_vis_strikp_noise.py", column_sigma={"uniform": [3.0, 8.0]},
              pixel_sigma={"uniform": [3.0, 5.0]}),
     _builtin("lowcontrast", "low_contrast", "mmfuse", factor={"uniform": [0.3, 0.6]}),
