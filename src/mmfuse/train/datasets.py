@@ -12,7 +12,7 @@ from mmfuse.data.transforms import RandomCropFlip, center_crop_item
 from mmfuse.errors import ConfigError, InputError
 from mmfuse.train.config import DataConfig, SourceConfig
 
-__all__ = ["build_source", "build_train_stream", "build_val_items"]
+__all__ = ["build_source", "check_data", "build_train_stream", "build_val_items"]
 
 
 def build_source(src: SourceConfig, section: str, *, cache: bool = True) -> Dataset:
@@ -63,6 +63,25 @@ def _degrader(dataset: Dataset, data: DataConfig, seed: int) -> Dataset:
         return OnTheFlyDegradation(dataset, preset=deg.preset, weights=deg.weights, seed=seed, mode=deg.mode, vis_gray=deg.vis_gray)
     except InputError as err:
         raise ConfigError(f"data.degradation: {err}") from None
+
+
+def check_data(data: DataConfig, seed: int = 0) -> None:
+    """Check the training sources of a data config without decoding images.
+
+    Pairs the folders, reads split files and checks clean references and the degradation
+    preset, so that a mistake is reported before training starts.
+
+    Raises:
+        InputError: see :class:`mmfuse.data.PairedFolderDataset`.
+        ConfigError: mixed source kinds, or a degradation that cannot be built.
+    """
+    kind = _kind(data.train, "data.train")
+    for src in data.train:
+        ds = build_source(src, "train", cache=False)
+        if kind == "pairs" and data.degradation is not None:
+            _degrader(ds, data, seed)
+        elif kind != "pairs" and data.degradation is not None:
+            raise ConfigError("data.degradation: applies to infrared/visible pairs, not to synthetic sources")
 
 
 def build_train_stream(data: DataConfig, crop_size: int, seed: int) -> SampleStream:

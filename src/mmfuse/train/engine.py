@@ -45,7 +45,7 @@ from mmfuse.errors import ConfigError, InputError, MMFuseError
 from mmfuse.io import pad_to_multiple
 from mmfuse.train import checkpoint as ckpt_io
 from mmfuse.train.config import StageConfig, TrainConfig, apply_overrides, config_from_dict, config_to_dict, load_config, read_yaml, save_config
-from mmfuse.train.datasets import build_train_stream, build_val_items
+from mmfuse.train.datasets import build_train_stream, build_val_items, check_data
 from mmfuse.train.distributed import (
     DistInfo,
     all_gather_objects,
@@ -255,6 +255,7 @@ class Trainer:
         for st in cfg.stages:  # fail early on bad loss weights, freeze prefixes or data
             loss_weights(self.model, st)
             apply_freeze(self.model, st)
+            check_data(cfg.stage_data(st), cfg.seed)
         self.vis_mode = getattr(self.model, "vis_mode", "y")
         self.size_multiple = int(getattr(self.model, "size_multiple", 1))
         self.step = 0
@@ -273,7 +274,6 @@ class Trainer:
             rngs = self.ckpt.state.get("rng") or []
             if len(rngs) == dist.world_size:
                 ckpt_io.set_rng_state(rngs[dist.rank])
-        self.logger = RunLogger(run_dir, tensorboard=cfg.log.tensorboard, resume_step=self.step if resume else None, enabled=dist.is_main)
         self.val_items = build_val_items(cfg.data, cfg.seed, max_items=cfg.validation.max_items, crop=cfg.validation.crop) if dist.is_main else []
         self._metrics_fn = self._metrics_backend() if self.val_items else None
         self.last_losses: dict[str, float] = {}
@@ -394,6 +394,9 @@ class Trainer:
         bounds = self._stage_bounds()
         total = self.cfg.total_steps
         show = self.dist.is_main and (self.cfg.log.progress if self.cfg.log.progress is not None else sys.stderr.isatty())
+        self.logger = RunLogger(
+            self.run_dir, tensorboard=self.cfg.log.tensorboard, resume_step=self.step if self.resume else None, enabled=self.dist.is_main
+        )
         bar = tqdm(total=total, initial=self.step, disable=not show, dynamic_ncols=True, unit="step", file=sys.stderr)
         try:
             with _graceful_stop() as stop, _torch_settings(self.cfg.deterministic, self.cfg.threads):
@@ -601,12 +604,14 @@ def train(
             raise InputError(f"{run_dir}: run folder already exists; continue it with --resume {run_dir} or choose another --out")
         if run_dir.exists() and not run_dir.is_dir():
             raise InputError(f"{run_dir}: exists and is not a folder")
+        # everything that can fail on the config, the model or the data happens before the run
+        # folder is created, so a corrected command can reuse the same --out
+        trainer = Trainer(cfg, run_dir, dist, resume=resume is not None, stop_at=stop_at)
         barrier(dist)
         if dist.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, run_dir / CONFIG_FILE)
         barrier(dist)
-        trainer = Trainer(cfg, run_dir, dist, resume=resume is not None, stop_at=stop_at)
         return trainer.fit()
     finally:
         shutdown_distributed(dist)
