@@ -131,6 +131,10 @@ def test_windowed_attention_reduces_to_global_and_bias(grads) -> None:
     assert rpb.relative_position_bias_table.grad is not None
 
 
+class _NotWeights:
+    """A class that weights-only unpickling must refuse."""
+
+
 def official_style(model: MaskedAutoencoderViT) -> dict:
     return {"model": {f"module.{k}": v.clone() for k, v in model.state_dict().items()}, "epoch": 1}
 
@@ -149,6 +153,19 @@ def test_load_mae_weights_pth_and_safetensors(tmp_path: Path) -> None:
         assert load_mae_weights(dst, path) == ([], [])
         with torch.no_grad():
             assert torch.allclose(dst(img, mask_ratio=0.0)[1], ref, atol=1e-6)
+
+
+def test_load_mae_weights_accepts_args_namespace_but_not_arbitrary_objects(tmp_path: Path) -> None:
+    import argparse
+
+    src = MaskedAutoencoderViT(**TINY)
+    ok = tmp_path / "with_args.pth"
+    torch.save({**official_style(src), "args": argparse.Namespace(lr=1.5e-4, model="mae_vit_tiny")}, ok)
+    assert load_mae_weights(MaskedAutoencoderViT(**TINY), ok) == ([], [])
+    unsafe = tmp_path / "unsafe.pth"
+    torch.save({**official_style(src), "extra": _NotWeights()}, unsafe)
+    with pytest.raises(InputError, match="cannot read"):
+        load_mae_weights(MaskedAutoencoderViT(**TINY), unsafe)
 
 
 def test_load_mae_weights_resizes_pos_embed_and_reports_errors(tmp_path: Path) -> None:

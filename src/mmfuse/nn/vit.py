@@ -21,6 +21,7 @@ loaded under the same names but never trained.
 """
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 
@@ -532,7 +533,10 @@ def load_mae_weights(
 
                 state = load_file(path)
             else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                # training checkpoints may carry their argparse options next to the weights;
+                # Namespace is plain data, every other non-tensor global is still refused
+                with torch.serialization.safe_globals([argparse.Namespace]):
+                    state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
             raise InputError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
     if "model" in state and isinstance(state["model"], Mapping):
