@@ -19,7 +19,7 @@ from mmfuse.nn import (
 )
 
 
-def naive_spatial(q, k, v, heads):
+def naive_spatial(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     b, c, h, w = q.shape
     d = c // heads
     out = torch.empty_like(q)

@@ -17,7 +17,9 @@ def test_softmax_one_formula_and_stability() -> None:
     assert softmax_one(torch.tensor([[-1000.0, -1000.0]])).sum() < 1e-6  # may attend to nothing
 
 
-def naive_binned(attn: HistogramSelfAttention, q, k, v, box: bool):
+def naive_binned(
+    attn: HistogramSelfAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool
+) -> torch.Tensor:
     """Rows built by explicit indexing of the (zero-padded) sorted sequence."""
     b, c, n = q.shape
     bins = heads = attn.num_heads

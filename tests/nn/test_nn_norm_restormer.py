@@ -33,7 +33,9 @@ def test_layer_norm_bias_free_does_not_centre() -> None:
         LayerNorm2d(3)(torch.rand(1, 4, 2, 2))
 
 
-def naive_channel_attention(q, k, v, heads, temp):
+def naive_channel_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, temp: torch.Tensor
+) -> torch.Tensor:
     b, c, h, w = q.shape
     d = c // heads
     out = torch.empty_like(q)
