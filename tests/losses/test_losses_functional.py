@@ -56,6 +56,13 @@ def test_gradient_loss_hand_value_and_modes() -> None:
     assert LF.gradient_loss(vis, zero, vis).item() == pytest.approx(0.0, abs=1e-7)
     # the target is the max of the sources' gradients: a weaker source changes nothing
     assert LF.gradient_loss(zero, ramp(0.05), vis).item() == pytest.approx(0.6, abs=1e-6)
+    # per-axis maximum (Text-IF): VIS only has x-gradients, IR only y-gradients, so the two
+    # axes add up (0.6 + 0.6), while the max of |gx| + |gy| is (4 x 0.4 + 12 x 0.8) / 16 = 0.7
+    ir_y = vis.transpose(-2, -1).contiguous()
+    assert LF.gradient_loss(zero, ir_y, vis, mode="per_axis").item() == pytest.approx(1.2, abs=1e-6)
+    assert LF.gradient_loss(zero, ir_y, vis, mode="abs_sum").item() == pytest.approx(0.7, abs=1e-6)
+    with pytest.raises(InputError, match="per_axis"):
+        LF.gradient_loss(zero, ir_y, vis, mode="l2")  # type: ignore[arg-type]
     # zero padding makes the border of a flat image an edge
     assert LF.gradient_loss(zero, zero, torch.ones_like(vis), border="constant").item() > 0
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from mmfuse.errors import InputError, ShapeError
 from mmfuse.nn._checks import check_feature_map, check_same_spatial
 from mmfuse.nn.moe import load_balancing_loss
-from mmfuse.nn.ops import BorderType, GradientMode, gradient_magnitude, luminance, rgb_to_ycbcr
+from mmfuse.nn.ops import BorderType, GradientMode, gradient_magnitude, luminance, rgb_to_ycbcr, sobel_gradients
 
 __all__ = [
     "Reduction",
@@ -145,7 +145,7 @@ def gradient_loss(
     fused: torch.Tensor,
     ir: torch.Tensor,
     vis: torch.Tensor,
-    mode: GradientMode = "abs_sum",
+    mode: Literal["abs_sum", "magnitude", "per_axis"] = "abs_sum",
     border: BorderType = "replicate",
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
@@ -155,12 +155,22 @@ def gradient_loss(
         fused: ``(B, 1|3, H, W)``.
         ir: ``(B, 1|3, H, W)``.
         vis: ``(B, 1|3, H, W)``.
-        mode: ``"abs_sum"`` ``|gx| + |gy|`` (MoE-Fusion, TG-ECNet, AMG-Fuse code) or
-            ``"magnitude"`` ``sqrt(gx^2 + gy^2)``.
+        mode: ``"abs_sum"`` ``G = |gx| + |gy|`` (MoE-Fusion, TG-ECNet, AMG-Fuse code);
+            ``"magnitude"`` ``G = sqrt(gx^2 + gy^2)``; ``"per_axis"``: the maximum is taken per
+            axis, ``mean | |gx_F| - max(|gx_V|, |gx_I|) | + mean | |gy_F| - max(|gy_V|, |gy_I|) |``
+            (Text-IF's loss, which LURE uses; ``reduction="none"`` returns the sum of the two
+            maps).
         border: Sobel border handling (``"constant"`` = the papers' zero padding).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
     """
+    if mode not in ("abs_sum", "magnitude", "per_axis"):
+        raise InputError(f"gradient_loss: mode {mode!r} is unknown; valid: 'abs_sum', 'magnitude', 'per_axis'")
     yf, yi, yv = _fusion_triplet(fused, ir, vis, "gradient_loss")
+    if mode == "per_axis":
+        (fx, fy), (vx, vy), (ix, iy) = (sobel_gradients(t, border) for t in (yf, yv, yi))
+        per_x = (fx.abs() - torch.maximum(vx.abs(), ix.abs())).abs()
+        per_y = (fy.abs() - torch.maximum(vy.abs(), iy.abs())).abs()
+        return _reduce(per_x + per_y, reduction)
     gf = gradient_magnitude(yf, mode, border)
     target = torch.maximum(gradient_magnitude(yv, mode, border), gradient_magnitude(yi, mode, border))
     return _reduce((gf - target).abs(), reduction)

@@ -57,7 +57,9 @@ class GradientLoss(nn.Module):
         ``fused, ir, vis (B, 1|3, H, W)`` -> scalar.
     """
 
-    def __init__(self, mode: GradientMode = "abs_sum", border: BorderType = "replicate") -> None:
+    def __init__(
+        self, mode: Literal["abs_sum", "magnitude", "per_axis"] = "abs_sum", border: BorderType = "replicate"
+    ) -> None:
         super().__init__()
         self.mode, self.border = mode, border
 
