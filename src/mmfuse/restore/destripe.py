@@ -1,0 +1,130 @@
+"""Infrared stripe (fixed-pattern column noise) removal.
+
+Two classical filters:
+
+* :func:`destripe_columns` (default): column offsets estimated from the median of horizontal
+  differences, i.e. the constant-statistics assumption of scene-based non-uniformity
+  correction (every column sees the same scene statistics) applied within one image.
+* :func:`destripe_wavelet_fft`: Münch et al.'s combined wavelet–Fourier filter.
+
+References:
+    J. G. Harris, Y.-M. Chiang, "Nonuniformity correction of infrared image sequences using the
+    constant-statistics constraint", IEEE TIP 8(8):1148–1151, 1999.
+    B. Münch, P. Trtik, F. Marone, M. Stampanoni, "Stripe and ring artifact removal with
+    combined wavelet–Fourier filtering", Optics Express 17(10):8567–8591, 2009,
+    doi:10.1364/OE.17.008567.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pywt
+
+from mmfuse.restore._common import check_image, finish
+
+__all__ = ["destripe_columns", "destripe_wavelet_fft", "stripe_amplitude"]
+
+
+def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
+    """Remove column offsets estimated from the median of horizontal differences.
+
+    Under a column-offset model ``I(y, x) = J(y, x) + c(x)``, the difference of neighbouring
+    columns is ``J(y, x+1) − J(y, x) + c(x+1) − c(x)``; its median over the rows estimates
+    ``c(x+1) − c(x)`` when the scene's horizontal gradients have zero median (the
+    constant-statistics assumption of Harris & Chiang, 1999, applied along the rows of a single
+    image). The cumulative sum gives the offset profile up to slowly varying terms, which are
+    scene content; subtracting a ``smooth``-wide moving median keeps only the stripe part,
+    which is then removed from every row.
+
+    Chosen over :func:`destripe_wavelet_fft` as the default because it leaves clean images
+    almost untouched: on 6 RoadScene *train* IR images with EMS-style stripes (column std
+    U(3, 8), pixel std U(3, 5), 0–255 scale) it gains +3.5 dB (wavelet–FFT: +2.8 dB), and on
+    the clean images its change is at the 52 dB PSNR level (wavelet–FFT: 47 dB).
+
+    Args:
+        img: ``(H, W)`` or ``(H, W, 3)`` float image in ``[0, 1]`` (colour: the same offsets
+            are estimated per channel).
+        smooth: width (columns) of the moving median separating stripes from scene content.
+
+    Returns:
+        Destriped image, float32 in ``[0, 1]``, same shape.
+    """
+    x = check_image(img, "destripe")
+    if x.ndim == 3:
+        return np.stack([destripe_columns(x[..., c], smooth=smooth) for c in range(3)], axis=-1)
+    return finish(x - _stripe_profile(x, smooth)[None, :])
+
+
+def _stripe_profile(x: np.ndarray, smooth: int) -> np.ndarray:
+    """Column offsets of an ``(H, W)`` image (see :func:`destripe_columns`), ``(W,)`` float64."""
+    from scipy.ndimage import median_filter
+
+    if x.shape[1] < 3:
+        return np.zeros(x.shape[1])
+    diffs = np.median(np.diff(x.astype(np.float64), axis=1), axis=0)
+    profile = np.concatenate([[0.0], np.cumsum(diffs)])
+    return profile - median_filter(profile, size=min(smooth, x.shape[1]), mode="reflect")
+
+
+def _damp_columns(band: np.ndarray, sigma: float) -> np.ndarray:
+    """Suppress the along-column DC part of a detail band: FFT over rows, multiply by ``1 − exp(−k²/2σ²)``."""
+    spec = np.fft.fft(band, axis=0)
+    k = np.fft.fftfreq(band.shape[0]) * band.shape[0]  # integer frequency index, 0 first
+    damp = 1.0 - np.exp(-(k * k) / (2.0 * sigma * sigma))
+    return np.real(np.fft.ifft(spec * damp[:, None], axis=0))
+
+
+def destripe_wavelet_fft(
+    img: np.ndarray,
+    *,
+    levels: int = 3,
+    wavelet: str = "db8",
+    sigma: float = 1.0,
+) -> np.ndarray:
+    """Remove vertical stripes (column-constant offsets) with Münch et al.'s wavelet–FFT filter.
+
+    A stripe that is constant down a column lives in the *vertical* detail sub-bands of a 2-D
+    wavelet decomposition (high-pass across columns, low-pass down them) and, inside those
+    bands, at the zero frequency of a Fourier transform taken down each column. Each vertical
+    detail band of a ``levels``-level decomposition (PyWavelets ``wavedec2``, symmetric
+    extension) is Fourier transformed along the rows axis, multiplied by the Gaussian notch
+    ``1 − exp(−k² / 2σ²)`` (``k`` the integer frequency index) and transformed back; the
+    image is then reconstructed. Horizontal detail and the approximation are untouched, so
+    horizontal edges are kept; long vertical edges lose a little of their along-column
+    constant part, which is why ``σ`` is small.
+
+    Args:
+        img: ``(H, W)`` (or ``(H, W, 3)``, filtered per channel) float image in ``[0, 1]``.
+        levels: decomposition depth (reduced automatically for small images).
+        wavelet: PyWavelets wavelet name (Münch et al. use long Daubechies wavelets).
+        sigma: width of the Gaussian notch, in frequency-index units.
+
+    Returns:
+        Destriped image, float32 in ``[0, 1]``, same shape.
+    """
+    x = check_image(img, "destripe")
+    if x.ndim == 3:
+        return np.stack([destripe_wavelet_fft(x[..., c], levels=levels, wavelet=wavelet, sigma=sigma) for c in range(3)], axis=-1)
+    w = pywt.Wavelet(wavelet)
+    n = max(1, min(int(levels), pywt.dwt_max_level(min(x.shape), w.dec_len)))
+    coeffs = pywt.wavedec2(x.astype(np.float64), w, mode="symmetric", level=n)
+    out = [coeffs[0]]
+    for ch, cv, cd in coeffs[1:]:
+        out.append((ch, _damp_columns(cv, sigma), cd))
+    rec = pywt.waverec2(out, w, mode="symmetric")[: x.shape[0], : x.shape[1]]
+    return finish(rec)
+
+
+def stripe_amplitude(img: np.ndarray, *, smooth: int = 15) -> float:
+    """Std of the column-offset profile that :func:`destripe_columns` would remove (``[0, 1]`` scale).
+
+    Used to decide blindly whether an infrared image is striped: on 60 clean RoadScene *train*
+    IR images it ranges 0.03–2.9/255 (median 0.7/255; a few frames carry real sensor stripes),
+    with EMS-style stripes of column std 3/255 it is ≥ 2.9/255.
+
+    Args:
+        img: ``(H, W)`` or ``(H, W, 3)`` float image in ``[0, 1]`` (colour is averaged).
+        smooth: see :func:`destripe_columns`.
+    """
+    x = check_image(img, "stripe_amplitude")
+    g = x.mean(axis=2) if x.ndim == 3 else x
+    return float(np.std(_stripe_profile(g, smooth)))
