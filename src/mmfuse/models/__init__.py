@@ -21,6 +21,7 @@ from mmfuse.models.registry import (
 
 # --- model modules (one per system), imported explicitly to register them ---
 from mmfuse.models import fusion_unet  # noqa: F401,E402  (fusion-unet: training-engine reference model)
+from mmfuse.models import cascade  # noqa: F401,E402  (cascade:<restorers>+<fuser> family)
 # --- end of model modules ---
 
 __all__ = [
