@@ -213,3 +213,34 @@ def test_constructor_errors() -> None:
         combine_expert_outputs(torch.zeros(1, 1, 1), torch.ones(1, 1), "max")  # type: ignore[arg-type]
     with pytest.raises(ShapeError, match="token input"):
         MoE([nn.Linear(2, 2)], k=1, gate_dim=2)(torch.zeros(2, 2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("granularity", ["token", "image"])
+@pytest.mark.parametrize("combine", ["linear", "logspace"])
+def test_dense_dispatch_equals_sparse(granularity: str, combine: str) -> None:
+    if granularity == "token":
+        def make(i: int) -> nn.Module:
+            return Mlp(4, 8)
+        x = torch.randn(2, 4, 5, 3)
+        gate_dim = 4
+    else:
+        def make(i: int) -> nn.Module:
+            return nn.Conv2d(4, 2, 3, padding=1)
+        x = torch.randn(6, 4, 5, 3)
+        gate_dim = 4 * 5 * 3
+    sparse = MoE(make, k=2, num_experts=4, gate_dim=gate_dim, granularity=granularity, combine=combine,
+                 gate_init="normal").train()
+    dense = MoE(make, k=2, num_experts=4, gate_dim=gate_dim, granularity=granularity, combine=combine,
+                gate_init="normal", dispatch="dense").train()
+    dense.load_state_dict(sparse.state_dict())
+    a = sparse(x, generator=torch.Generator().manual_seed(5))
+    b = dense(x, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(a.output, b.output, atol=1e-6) and torch.equal(a.gates, b.gates)
+    (a.output.square().mean() + a.loss).backward()
+    (b.output.square().mean() + b.loss).backward()
+    for (name, p), q in zip(sparse.named_parameters(), dense.parameters()):
+        ga = p.grad if p.grad is not None else torch.zeros_like(p)
+        gb = q.grad if q.grad is not None else torch.zeros_like(q)
+        assert torch.allclose(ga, gb, atol=1e-6), name
+    with pytest.raises(InputError, match="dispatch"):
+        MoE(make, k=1, num_experts=2, gate_dim=gate_dim, dispatch="all")  # type: ignore[arg-type]
