@@ -312,3 +312,17 @@ def test_non_finite_loss_stops_with_a_message(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"loss is not finite at step 3 \(stage 'fusion'\)"):
         train(cfg, out=tmp_path / "run")
     assert load_weights_file(tmp_path / "run" / "checkpoints" / "last.safetensors")[1]["step"] == 2
+
+
+def test_on_the_fly_degradation_reaches_the_model(tmp_path):
+    """Degraded training pairs carry their clean references and labels to the model; validation pairs are degraded too."""
+    StageProbe.calls.clear()
+    cfg = _cfg(
+        model={"name": "test-stage-probe"},
+        data={"train": [{"root": str(IVIF)}], "val": [{"root": str(IVIF)}], "degradation": {"preset": "demmi-rf"}},
+        stages=[{"name": "fusion", "steps": 2, "batch_size": 2, "crop_size": 32}],
+        validation={"metrics": ["EN", "Qabf"], "crop": 48, "max_items": 1},
+    )
+    res = train(cfg, out=tmp_path / "run")
+    assert StageProbe.calls[0][1] == ("ir", "ir_clean", "label", "vis", "vis_clean")
+    assert np.isfinite(res.last_val["val_Qabf"]) and np.isfinite(res.last_val["val_l1"])

@@ -5,11 +5,14 @@
 * :class:`ImageFolderDataset` + :class:`SyntheticPairs`: multi-exposure / multi-focus pairs
   made from single images (TC-MoA's MEF/MFF stand-ins);
 * :class:`RandomCropFlip`: the same random crop / flips for every image of an item;
+* :class:`OnTheFlyDegradation`: degrade clean pairs per sample and epoch with a preset of
+  :mod:`mmfuse.degrade` (written with the degradation subsystem, ``mmfuse/data/degraded.py``);
 * :class:`SampleStream`, :class:`ShardedBatchSampler`, :func:`make_loader`: an endless,
   seeded sample order that is identical for any number of processes and workers, and can be
   resumed at any step;
 * :func:`collate_items`: items (numpy ``(H, W)`` / ``(H, W, 3)``) → tensors ``(B, C, H, W)``.
 """
+from mmfuse.data.degraded import OnTheFlyDegradation
 from mmfuse.data.loader import SampleStream, ShardedBatchSampler, collate_items, make_loader, worker_init
 from mmfuse.data.pairs import ImageFolderDataset, PairedFolderDataset, load_split
 from mmfuse.data.synthetic import (
@@ -23,6 +26,7 @@ from mmfuse.data.transforms import RandomCropFlip, center_crop_item, crop_item, 
 
 __all__ = [
     "ImageFolderDataset",
+    "OnTheFlyDegradation",
     "PairedFolderDataset",
     "RandomCropFlip",
     "SampleStream",
