@@ -23,7 +23,7 @@ demo: install
 	$(VENV)/bin/mmfuse fuse $(SAMPLE_IR) $(SAMPLE_VI) -o out/demo_fused.png --overwrite --report
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider
 
 clean:
 	rm -rf out .pytest_cache
