@@ -159,6 +159,103 @@ def methods() -> None:
 
 
 # --- subsystem commands (degrade, eval, train, export, bench) are added below this line ---
+@app.command()
+@handle_errors
+def degrade(
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Preset name (see --list) or a preset YAML file (default: demmi-rf)."),
+    input_dir: Optional[Path] = typer.Option(None, "--input-dir", help="Folder of clean pairs (ir/ + vi/)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Benchmark folder to create (must be empty)."),
+    seed: int = typer.Option(0, "--seed", help="Global seed; the same seed gives byte-identical files."),
+    settings: Optional[str] = typer.Option(None, "--settings", help="Comma-separated subset, e.g. noise25,stripe."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty output folder."),
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and their settings (with --preset: one preset in detail)."),
+) -> None:
+    """Build a degraded benchmark (<setting>/{ir,vi,ir_clean,vi_clean}/ + manifest.json) from clean pairs."""
+    from rich.text import Text
+
+    from mmfuse.degrade import build_benchmark, list_presets as names, load_preset
+
+    if list_presets:
+        if preset is None:
+            table = Table(title="mmfuse degradation presets")
+            for col in ("preset", "settings", "names (label order)"):
+                table.add_column(col)
+            for name in names():
+                p = load_preset(name)
+                table.add_row(name, str(len(p.settings)), ", ".join(p.names))
+        else:
+            p = load_preset(preset)
+            table = Table(title=f"preset {p.name}", caption=Text(p.description))
+            for col in ("label", "setting", "visible chain", "infrared chain"):
+                table.add_column(col)
+            for i, s in enumerate(p.settings):
+                table.add_row(str(i), s.name, s.vis_chain or "-", s.ir_chain or "-")
+            steps = Table(title="steps")
+            for col in ("step", "operator and parameters", "source"):
+                steps.add_column(col)
+            for token, step in p.steps.items():
+                steps.add_row(Text(token), Text(step.describe()), Text(step.source))
+            console.print(table)
+            table = steps
+        console.print(table)
+        return
+    if input_dir is None or output_dir is None:
+        raise InputError("give --input-dir CLEAN and --output-dir BENCH (or --list)")
+    res = build_benchmark(input_dir, output_dir, preset or "demmi-rf", seed=seed, settings=settings, overwrite=overwrite)
+    _print_failures(res.failed, res.unmatched)
+    for line in res.lines():
+        console.print(line, markup=False, highlight=False)
+    if res.failed:
+        raise typer.Exit(1)
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    config: Optional[Path] = typer.Argument(None, help="Training config (YAML); optional with --resume.", show_default=False),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, KEY=VALUE (YAML value; repeatable)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: the config's output_dir)."),
+) -> None:
+    """Train a model from a YAML config (several processes: torchrun --nproc_per_node N -m mmfuse.train CONFIG)."""
+    from mmfuse.train import train
+
+    if config is None and resume is None:
+        raise InputError("give a CONFIG file, or --resume RUN_DIR to continue a run")
+    res = train(config, list(overrides or []), resume=resume, out=out)
+    loss = res.last_losses.get("total")
+    val = ", ".join(f"{k[4:]} {v:.4g}" for k, v in res.last_val.items() if k != "val_total")
+    console.print(
+        f"trained {res.step}/{res.total_steps} steps in {res.seconds:.1f} s ({res.samples_per_s:.1f} samples/s)"
+        + (f"; final loss {loss:.4g}" if loss is not None else "")
+        + (f"; validation: {val}" if val else "")
+        + f"; run: {res.run_dir}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    run_dir: Path = typer.Argument(..., help="Run folder written by `mmfuse train`.", show_default=False),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Weights file to write (.safetensors)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+) -> None:
+    """Export a run's weights for `mmfuse fuse --method NAME --weights FILE` and mmfuse.load()."""
+    from mmfuse.train import export_run
+
+    if output is None:
+        raise InputError("give the weights file to write with -o FILE")
+    meta = export_run(run_dir, output, overwrite=overwrite)
+    note = "" if meta["train_steps"] >= meta["total_steps"] else f" (run incomplete: step {meta['train_steps']} of {meta['total_steps']})"
+    console.print(
+        f"exported {meta['method']} ({meta['arch']}, {meta['train_steps']} steps{', EMA' if meta['ema'] else ''}) -> {output}{note}",
+        markup=False,
+        highlight=False,
+    )
+
+
 # --- end of subsystem commands ---
 
 

@@ -79,3 +79,26 @@ def test_convolve_preserves_constants_and_is_a_true_convolution():
     out = convolve(img, k)
     assert out[2, 4] == pytest.approx(1.0)  # correlation would put it at the mirrored place (4, 2)
     assert out.sum() == pytest.approx(1.0)
+
+
+def test_combine_kernels_is_the_full_convolution():
+    from scipy.signal import convolve2d
+
+    from mmfuse.degrade.kernels import combine_kernels
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((7, 5)), rng.random((3, 9))
+    np.testing.assert_allclose(combine_kernels(a, b), convolve2d(a, b, mode="full"), atol=1e-12)
+    k = combine_kernels(motion_kernel(15, 30), gaussian_kernel(1.0))
+    assert k.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_smooth_field_is_smooth_and_zero_mean():
+    from mmfuse.degrade.kernels import smooth_field
+
+    noise = np.random.default_rng(1).standard_normal((200, 300))
+    f = smooth_field(noise, 10.0)
+    assert f.shape == noise.shape
+    # variance of white noise filtered by a 2-D Gaussian: 1 / (4 pi sigma^2)
+    assert f.var() == pytest.approx(1 / (4 * np.pi * 100), rel=0.35)
+    assert np.abs(np.diff(f, axis=0)).mean() < 0.15 * f.std()

@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from typing import Any, Optional, Union
 
 import numpy as np
-from scipy import ndimage, signal
-
 from mmfuse.degrade._common import RngLike, as_rng, check_image, finish, require
-from mmfuse.degrade.kernels import convolve, gaussian_kernel, motion_kernel
+from mmfuse.degrade.kernels import combine_kernels, convolve, gaussian_kernel, motion_kernel, smooth_field
 from mmfuse.errors import InputError, ShapeError
 
 __all__ = ["DEPTH_MODELS", "haze_depth", "haze", "rain", "snow"]
@@ -91,7 +89,7 @@ def haze_depth(
         d = np.repeat((d_max - (d_max - near) * frac)[:, None], w, axis=1)
     else:  # random
         require(smoothness > 0, op, f"smoothness must be > 0, got {smoothness}")
-        field = ndimage.gaussian_filter(gen.standard_normal((h, w)), sigma=smoothness * min(h, w), mode="reflect")
+        field = smooth_field(gen.standard_normal((h, w)), smoothness * min(h, w))
         lo, hi = float(field.min()), float(field.max())
         field = (field - lo) / (hi - lo) if hi > lo else np.zeros_like(field)
         d = near + (d_max - near) * field
@@ -243,7 +241,7 @@ def rain(
     u = gen.random((h, w))
     strength = gen.uniform(0.5, 1.0, size=(h, w))
     seeds = np.where(u < density, strength, 0.0).astype(np.float32)
-    kernel = signal.convolve2d(motion_kernel(length, 90.0 - angle), gaussian_kernel(width), mode="full")
+    kernel = combine_kernels(motion_kernel(length, 90.0 - angle), gaussian_kernel(width))
     layer = np.clip(convolve(seeds, _peak_normalised(kernel)), 0.0, 1.0)
     s = layer[:, :, None] if x.ndim == 3 else layer
     out = x * (1.0 - weight * s) + (weight * brightness) * s
@@ -311,7 +309,7 @@ def snow(
             cols = gen.integers(0, w, size=count)
             np.maximum.at(impulses, (rows, cols), gen.uniform(0.6, 1.0, size=count).astype(np.float32))
         blob = gaussian_kernel(radius / 2.0, truncate=3.0)
-        kernel = signal.convolve2d(blob, motion_kernel(streak * 2.0**k, 90.0 - angle), mode="full")
+        kernel = combine_kernels(blob, motion_kernel(streak * 2.0**k, 90.0 - angle))
         layer = np.clip(convolve(impulses, _peak_normalised(kernel)), 0.0, 1.0)
         clear *= 1.0 - layer
     mask = 1.0 - clear

@@ -17,7 +17,7 @@ import numpy as np
 
 from mmfuse.degrade._common import require
 
-__all__ = ["BORDER", "disk_kernel", "gaussian_kernel", "motion_kernel", "convolve"]
+__all__ = ["BORDER", "disk_kernel", "gaussian_kernel", "motion_kernel", "combine_kernels", "convolve", "smooth_field"]
 
 #: Border mode used by every filter in :mod:`mmfuse.degrade`.
 BORDER = cv2.BORDER_REFLECT_101
@@ -127,3 +127,32 @@ def convolve(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return img.astype(np.float32, copy=True) * np.float32(kernel[0, 0])
     flipped = np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float32)
     return cv2.filter2D(img, cv2.CV_32F, flipped, borderType=BORDER)
+
+
+def combine_kernels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Full 2-D convolution of two odd-sized kernels (the kernel of blurring by ``a`` then ``b``).
+
+    Args:
+        a: ``(Ka, Ka')`` kernel, odd sizes.
+        b: ``(Kb, Kb')`` kernel, odd sizes.
+
+    Returns:
+        float64 kernel of shape ``(Ka + Kb - 1, Ka' + Kb' - 1)``; its sum is ``a.sum() · b.sum()``.
+    """
+    ph, pw = b.shape[0] // 2, b.shape[1] // 2
+    padded = np.pad(np.asarray(a, dtype=np.float64), ((ph, ph), (pw, pw)))
+    flipped = np.ascontiguousarray(np.asarray(b, dtype=np.float64)[::-1, ::-1])
+    return cv2.filter2D(padded, cv2.CV_64F, flipped, borderType=cv2.BORDER_CONSTANT)
+
+
+def smooth_field(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-filter a white-noise field (``BORDER_REFLECT_101``, kernel ±4σ): a smooth random field.
+
+    Args:
+        noise: ``(H, W)`` float64 white noise.
+        sigma: Filter standard deviation in pixels, ``> 0``.
+
+    Returns:
+        ``(H, W)`` float64 field.
+    """
+    return cv2.GaussianBlur(np.asarray(noise, dtype=np.float64), (0, 0), sigmaX=float(sigma), borderType=BORDER)

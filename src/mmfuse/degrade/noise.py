@@ -16,9 +16,8 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
-
 from mmfuse.degrade._common import SCALE_255, RngLike, as_rng, check_image, finish, require
+from mmfuse.degrade.kernels import smooth_field
 
 __all__ = [
     "gaussian_noise",
@@ -200,9 +199,7 @@ def thermal_noise(
     h, w = x.shape[:2]
     field = gen.standard_normal((h, w), dtype=np.float32) * np.float32(sigma / SCALE_255)
     if lowfreq_sigma > 0:
-        smooth = ndimage.gaussian_filter(
-            gen.standard_normal((h, w)), sigma=lowfreq_scale * min(h, w), mode="reflect"
-        )
+        smooth = smooth_field(gen.standard_normal((h, w)), lowfreq_scale * min(h, w))
         std = float(smooth.std())
         if std > 0:
             field += (smooth * (lowfreq_sigma / SCALE_255 / std)).astype(np.float32)
