@@ -175,10 +175,10 @@ def PSNR(
         PSNR in dB (higher is better; ``inf`` if the fused image equals both sources).
     """
     f, x, y = _three(fused, a, b, data_range)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         if variant == "vifb":
             return float(20.0 * np.log10(255.0 / np.sqrt(0.5 * (_vifb_e(x, f) + _vifb_e(y, f)))))
-        mse = 0.5 * (_mse_pair(x, f) + _mse_pair(y, f))
+        mse = np.float64(0.5 * (_mse_pair(x, f) + _mse_pair(y, f)))
         if variant == "standard":
             return float(10.0 * np.log10(255.0**2 / mse))
         if variant == "tang":

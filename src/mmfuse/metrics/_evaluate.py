@@ -162,7 +162,11 @@ def _channel_triplets(f: np.ndarray, a: np.ndarray, b: np.ndarray, prof: Profile
     if prof.colour == "grey" or f.ndim == 2:
         return [(_to_grey(f, prof.grey), _to_grey(a, prof.grey), _to_grey(b, prof.grey))]
     # VIFB: colour fused image scored per channel; a grey source is used for every channel.
-    return [(f[..., k], a if a.ndim == 2 else a[..., k], b if b.ndim == 2 else b[..., k]) for k in range(3)]
+    # Contiguous copies: strided channel views make every later array operation ~5x slower.
+    def chan(x: np.ndarray, k: int) -> np.ndarray:
+        return x if x.ndim == 2 else np.ascontiguousarray(x[..., k])
+
+    return [(chan(f, k), chan(a, k), chan(b, k)) for k in range(3)]
 
 
 def evaluate(

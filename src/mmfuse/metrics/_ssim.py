@@ -7,7 +7,7 @@ as the reference "exposure stack"), which is what Tang's toolbox returns as ``MS
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -45,6 +45,11 @@ def ssim_maps(
     Returns:
         ``(ssim_map, cs_map)`` where ``cs_map = (2σ_xy + C2)/(σ_x² + σ_y² + C2)``.
     """
+    filt = _window(variant)
+    return _maps_from(x, y, _moments(x, filt), _moments(y, filt), filt, dynamic_range, k1, k2)
+
+
+def _window(variant: str) -> Callable[[np.ndarray], np.ndarray]:
     if variant == "wang":
         shape, mode = "valid", "constant"
     elif variant == "matlab":
@@ -53,17 +58,33 @@ def ssim_maps(
         raise InputError(f"unknown SSIM variant {variant!r}; choose wang, matlab or skimage")
 
     def filt(v: np.ndarray) -> np.ndarray:
-        return sep_filter(v, _G11, _G11, shape=shape, mode=mode)
+        return sep_filter(v, _G11, _G11, shape=shape, mode=mode)  # type: ignore[arg-type]
 
+    return filt
+
+
+def _moments(x: np.ndarray, filt: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    mu = filt(x)
+    return mu, filt(x * x) - mu * mu
+
+
+def _maps_from(
+    x: np.ndarray,
+    y: np.ndarray,
+    mom_x: tuple[np.ndarray, np.ndarray],
+    mom_y: tuple[np.ndarray, np.ndarray],
+    filt: Callable[[np.ndarray], np.ndarray],
+    dynamic_range: float,
+    k1: float,
+    k2: float,
+) -> tuple[np.ndarray, np.ndarray]:
     c1 = (k1 * dynamic_range) ** 2
     c2 = (k2 * dynamic_range) ** 2
-    mx, my = filt(x), filt(y)
-    mxx, myy, mxy = mx * mx, my * my, mx * my
-    sxx = filt(x * x) - mxx
-    syy = filt(y * y) - myy
+    (mx, sxx), (my, syy) = mom_x, mom_y
+    mxy = mx * my
     sxy = filt(x * y) - mxy
     cs = (2.0 * sxy + c2) / (sxx + syy + c2)
-    return (2.0 * mxy + c1) / (mxx + myy + c1) * cs, cs
+    return (2.0 * mxy + c1) / (mx * mx + my * my + c1) * cs, cs
 
 
 def _ssim_pair(x: np.ndarray, y: np.ndarray, variant: str, dynamic_range: float) -> float:
@@ -78,8 +99,7 @@ def _ssim_pair(x: np.ndarray, y: np.ndarray, variant: str, dynamic_range: float)
                 x.astype(np.float32), y.astype(np.float32), data_range=dynamic_range, win_size=7
             )
         )
-    s, _ = ssim_maps(x, y, variant=variant, dynamic_range=dynamic_range)  # type: ignore[arg-type]
-    return float(s.mean())
+    raise InputError(f"unknown SSIM variant {variant!r}; choose wang, matlab or skimage")
 
 
 def _aggregate(v1: float, v2: float, aggregate: Aggregate) -> float:
@@ -146,7 +166,13 @@ def SSIM(
         raise ShapeError(f"SSIM needs images of at least 11x11 pixels, got {f.shape}")
     if variant == "skimage" and min(f.shape) < 7:
         raise ShapeError(f"SSIM (scikit-image) needs images of at least 7x7 pixels, got {f.shape}")
-    return _aggregate(_ssim_pair(f, x, variant, dynamic_range), _ssim_pair(f, y, variant, dynamic_range), aggregate)
+    if variant == "skimage":
+        return _aggregate(_ssim_pair(f, x, variant, dynamic_range), _ssim_pair(f, y, variant, dynamic_range), aggregate)
+    filt = _window(variant)
+    mom_f = _moments(f, filt)
+    s_a = float(_maps_from(f, x, mom_f, _moments(x, filt), filt, dynamic_range, 0.01, 0.03)[0].mean())
+    s_b = float(_maps_from(f, y, mom_f, _moments(y, filt), filt, dynamic_range, 0.01, 0.03)[0].mean())
+    return _aggregate(s_a, s_b, aggregate)
 
 
 def _downsample2(x: np.ndarray) -> np.ndarray:
