@@ -22,7 +22,7 @@ versions of the operators because per-sample numpy on training crops is fast eno
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 from torch.utils.data import Dataset

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Optional, Union
 
 import numpy as np
+
 from mmfuse.degrade._common import RngLike, as_rng, check_image, finish, require
 from mmfuse.degrade.kernels import combine_kernels, convolve, gaussian_kernel, motion_kernel, smooth_field
 from mmfuse.errors import InputError, ShapeError
@@ -165,7 +166,8 @@ def haze(
         if depth == "random":
             used["smoothness"] = float(smoothness)
     if isinstance(airlight, str):
-        require(airlight in ("mean", "mean-gray"), "haze", f"airlight must be a number, 'mean' or 'mean-gray', got {airlight!r}")
+        require(airlight in ("mean", "mean-gray"), "haze",
+                f"airlight must be a number, 'mean' or 'mean-gray', got {airlight!r}")
         if airlight == "mean" and x.ndim == 3:
             a = x.reshape(-1, 3).mean(axis=0, dtype=np.float64).astype(np.float32)
             used["airlight"] = [float(v) for v in a]
@@ -245,7 +247,8 @@ def rain(
     layer = np.clip(convolve(seeds, _peak_normalised(kernel)), 0.0, 1.0)
     s = layer[:, :, None] if x.ndim == 3 else layer
     out = x * (1.0 - weight * s) + (weight * brightness) * s
-    used = {"density": density, "length": length, "angle": angle, "width": width, "weight": weight, "brightness": brightness}
+    used = {"density": density, "length": length, "angle": angle, "width": width, "weight": weight,
+            "brightness": brightness}
     return finish(out), used
 
 
@@ -290,7 +293,8 @@ def snow(
     x = check_image(img, "snow")
     density, size, angle, streak = float(density), float(size), float(angle), float(streak)
     opacity, veil = float(opacity), float(veil)
-    require(float(layers) == int(layers) and 1 <= int(layers) <= 5, "snow", f"layers must be an integer in [1, 5], got {layers}")
+    require(float(layers) == int(layers) and 1 <= int(layers) <= 5, "snow",
+            f"layers must be an integer in [1, 5], got {layers}")
     layers = int(layers)
     require(math.isfinite(density) and density >= 0, "snow", f"density must be >= 0, got {density}")
     require(math.isfinite(size) and size > 0, "snow", f"size must be > 0, got {size}")

@@ -120,7 +120,8 @@ def downsample(
     """
     x = check_image(img, "downsample")
     as_rng(rng)
-    require(float(factor) == int(factor) and int(factor) >= 1, "downsample", f"factor must be an integer >= 1, got {factor}")
+    require(float(factor) == int(factor) and int(factor) >= 1, "downsample",
+            f"factor must be an integer >= 1, got {factor}")
     factor = int(factor)
     prefilter_sigma = float(prefilter_sigma)
     require(prefilter_sigma >= 0, "downsample", f"prefilter_sigma must be >= 0, got {prefilter_sigma}")
@@ -153,7 +154,8 @@ def jpeg(img: np.ndarray, rng: RngLike, *, quality: int = 30) -> tuple[np.ndarra
     """
     x = check_image(img, "jpeg")
     as_rng(rng)
-    require(float(quality) == int(quality) and 1 <= int(quality) <= 100, "jpeg", f"quality must be an integer in [1, 100], got {quality}")
+    require(float(quality) == int(quality) and 1 <= int(quality) <= 100, "jpeg",
+            f"quality must be an integer in [1, 100], got {quality}")
     quality = int(quality)
     u8 = np.rint(x * 255.0).astype(np.uint8)
     if x.ndim == 3:

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from mmfuse.degrade._common import SCALE_255, RngLike, as_rng, check_image, finish, require
 from mmfuse.degrade.kernels import smooth_field
 

@@ -17,7 +17,9 @@ from mmfuse.degrade.noise import gaussian_noise, poisson_noise, salt_pepper_nois
 from mmfuse.degrade.photometric import low_contrast, low_light, over_exposure
 from mmfuse.errors import InputError
 
-__all__ = ["Operator", "OPERATORS", "VIS_OPERATORS", "IR_OPERATORS", "get_operator", "list_operators", "operator_defaults"]
+__all__ = [
+    "Operator", "OPERATORS", "VIS_OPERATORS", "IR_OPERATORS", "get_operator", "list_operators", "operator_defaults",
+]
 
 #: Type of a degradation operator.
 Operator = Callable[..., tuple[np.ndarray, dict[str, Any]]]

@@ -43,7 +43,8 @@ def check_param_spec(spec: Any, where: str) -> None:
     """Validate a parameter specification (fixed value or distribution), raising :class:`ConfigError`."""
     if isinstance(spec, Mapping):
         if len(spec) != 1 or next(iter(spec)) not in _DISTRIBUTIONS:
-            raise ConfigError(f"{where}: a distribution must be one of {{uniform|randint|choice: [...]}}, got {dict(spec)}")
+            raise ConfigError(
+                f"{where}: a distribution must be one of {{uniform|randint|choice: [...]}}, got {dict(spec)}")
         kind, args = next(iter(spec.items()))
         if not isinstance(args, Sequence) or isinstance(args, str):
             raise ConfigError(f"{where}: {kind} needs a list, got {args!r}")
@@ -102,7 +103,8 @@ class Step:
         ]
         for key, spec in self.params.items():
             if key not in allowed:
-                raise ConfigError(f"{where}: operator {self.op!r} has no parameter {key!r}; known: {', '.join(allowed)}")
+                raise ConfigError(
+                    f"{where}: operator {self.op!r} has no parameter {key!r}; known: {', '.join(allowed)}")
             check_param_spec(spec, f"{where} parameter {key!r}")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
@@ -154,18 +156,21 @@ BUILTIN_STEPS: Mapping[str, Step] = MappingProxyType(dict([
     _builtin("defocus", "defocus_blur", "tg-ecnet.md §7.4", radius={"uniform": [2.0, 5.0]}),
     _builtin("blur", "gaussian_blur", "DRMF IR_degraded.py", sigma={"uniform": [0.5, 3.0]}),
     _builtin("motion", "motion_blur", "mmfuse", length={"uniform": [8.0, 20.0]}, angle={"uniform": [0.0, 180.0]}),
-    _builtin("haze", "haze", "TG-ECNet A.1 + EMS main_vis_haze.m", beta={"uniform": [0.04, 0.12]}, airlight="mean", depth="radial"),
+    _builtin("haze", "haze", "TG-ECNet A.1 + EMS main_vis_haze.m", beta={"uniform": [0.04, 0.12]},
+             airlight="mean", depth="radial"),
     _builtin("rain", "rain", "EMS main_vis_rain.py (re-implemented)", density={"uniform": [0.003, 0.008]},
              length={"uniform": [15.0, 35.0]}, angle={"uniform": [-20.0, 20.0]}, weight={"uniform": [0.5, 0.8]}),
-    _builtin("snow", "snow", "mmfuse", density={"uniform": [3.0, 6.0]}, size={"uniform": [1.2, 2.0]}, angle={"uniform": [-20.0, 20.0]},
-             veil={"uniform": [0.1, 0.25]}),
-    _builtin("lowlight", "low_light", "mmfuse", gain={"uniform": [0.15, 0.4]}, gamma={"uniform": [1.5, 2.5]},
-             sigma={"uniform": [2.0, 6.0]}),
+    _builtin("snow", "snow", "mmfuse", density={"uniform": [3.0, 6.0]}, size={"uniform": [1.2, 2.0]},
+             angle={"uniform": [-20.0, 20.0]}, veil={"uniform": [0.1, 0.25]}),
+    _builtin("lowlight", "low_light", "DRMF pairs fit (lure preset)", gain={"uniform": [0.25, 0.7]},
+             gamma={"uniform": [1.4, 2.5]}, sigma={"uniform": [2.0, 6.0]}),
     _builtin("overexposure", "over_exposure", "mmfuse", ev={"uniform": [1.0, 1.5]}),
     _builtin("stripe", "stripe_noise", "EMS main_vis_strikp_noise.py", column_sigma={"uniform": [3.0, 8.0]},
              pixel_sigma={"uniform": [3.0, 5.0]}),
-    _builtin("lowcontrast", "low_contrast", "mmfuse", factor={"uniform": [0.3, 0.6]}),
-    _builtin("thermal", "thermal_noise", "mmfuse", sigma={"uniform": [4.0, 10.0]}, lowfreq_sigma={"uniform": [2.0, 6.0]}),
+    _builtin("lowcontrast", "low_contrast", "lure preset", factor={"uniform": [0.55, 0.9]},
+             shift={"uniform": [0.05, 0.25]}),
+    _builtin("thermal", "thermal_noise", "mmfuse", sigma={"uniform": [4.0, 10.0]},
+             lowfreq_sigma={"uniform": [2.0, 6.0]}),
 ]))
 
 _PARAMETRIC = (
