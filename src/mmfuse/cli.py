@@ -218,10 +218,10 @@ def train_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: the config's output_dir)."),
 ) -> None:
     """Train a model from a YAML config (several processes: torchrun --nproc_per_node N -m mmfuse.train CONFIG)."""
-    from mmfuse.train import train
-
     if config is None and resume is None:
         raise InputError("give a CONFIG file, or --resume RUN_DIR to continue a run")
+    from mmfuse.train import train
+
     res = train(config, list(overrides or []), resume=resume, out=out)
     loss = res.last_losses.get("total")
     val = ", ".join(f"{k[4:]} {v:.4g}" for k, v in res.last_val.items() if k != "val_total")
@@ -243,10 +243,10 @@ def export_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Export a run's weights for `mmfuse fuse --method NAME --weights FILE` and mmfuse.load()."""
-    from mmfuse.train import export_run
-
     if output is None:
         raise InputError("give the weights file to write with -o FILE")
+    from mmfuse.train import export_run
+
     meta = export_run(run_dir, output, overwrite=overwrite)
     note = "" if meta["train_steps"] >= meta["total_steps"] else f" (run incomplete: step {meta['train_steps']} of {meta['total_steps']})"
     console.print(
