@@ -51,11 +51,11 @@ def _pair(b: int = 2, h: int = 23, w: int = 31, seed: int = 0) -> tuple[torch.Te
     return torch.rand(b, 1, h, w, generator=g), torch.rand(b, 3, h, w, generator=g)
 
 
-@pytest.mark.parametrize("unshuffle", [1, 2])
+@pytest.mark.parametrize("layout", [dict(unshuffle=1), dict(unshuffle=2), dict(unshuffle=2, shuffle_head=2, residual=True)])
 @pytest.mark.parametrize("size", [(23, 31), (16, 16), (9, 40)])
-def test_forward_shapes_any_size(unshuffle, size):
+def test_forward_shapes_any_size(layout, size):
     torch.manual_seed(0)
-    net = MoEFusion(**TINY, unshuffle=unshuffle).eval()
+    net = MoEFusion(**TINY, **layout).eval()
     ir, vis = _pair(2, *size)
     with torch.no_grad():
         out = net(ir, vis)
@@ -68,6 +68,20 @@ def test_forward_shapes_any_size(unshuffle, size):
     for key in ("gates_fg", "gates_bg", "gates_global"):
         assert out[key].shape == (2, 4)
     assert torch.isfinite(out["fused"]).all()
+
+
+def test_residual_and_linear_head():
+    """``residual`` adds (IR + VIS) / 2; the shared shuffle head is linear, so Eq. 4 (a gate-weighted sum) holds."""
+    torch.manual_seed(0)
+    net = MoEFusion(**TINY, unshuffle=2, shuffle_head=2, residual=True).eval()
+    ir, vis = _pair(1, 12, 16)
+    with torch.no_grad():
+        for p in net.moge.parameters():
+            p.zero_()
+        assert net.head is not None
+        net.head.bias.zero_()
+        out = net(ir, vis[:, :1])
+    torch.testing.assert_close(out["fused"], (ir + vis[:, :1]) / 2)
 
 
 def test_bad_inputs():

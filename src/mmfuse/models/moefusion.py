@@ -516,6 +516,15 @@ class MoEFusion(nn.Module):
             :meth:`set_attention_source` (boxes, a detector ...).
         attention_channels: width of :class:`LearnedAttention`.
         unshuffle: pixel-unshuffle factor of the working grid (1 = full resolution, paper).
+        shuffle_head: with ``unshuffle > 1``, the experts output ``shuffle_head * unshuffle**2``
+            channels, pixel-shuffled to ``shuffle_head`` full-resolution channels that a shared
+            linear 3x3 convolution maps to the fused image (0: the experts output the
+            ``unshuffle**2`` sub-pixels directly). Being linear, the head commutes with the
+            gate-weighted sum (Eq. 4 still holds); it removes the sub-pixel checkerboard a
+            plain pixel-shuffle output develops under the Sobel gradient loss (a Nyquist
+            checkerboard has zero Sobel response).
+        residual: add ``(IR + VIS) / 2`` to the decoder output, so the experts learn a
+            correction (faster CPU training; the paper has no such skip).
         padding_mode: convolution padding (``"zeros"`` in the code).
 
     Shape:
@@ -558,6 +567,8 @@ class MoEFusion(nn.Module):
         attention: Literal["learned", "prior", "ir-prior", "none"] = "learned",
         attention_channels: int = 16,
         unshuffle: int = 1,
+        shuffle_head: int = 0,
+        residual: bool = False,
         padding_mode: Literal["zeros", "reflect", "replicate"] = "zeros",
     ) -> None:
         super().__init__()
@@ -613,7 +624,12 @@ class MoEFusion(nn.Module):
 
         # Fig. 2 (c): MoGE, the decoder of gated global experts.
         c_f = 2 * c_dense + c_local
-        cout = self.unshuffle**2
+        self.residual = bool(residual)
+        self.shuffle_head = int(shuffle_head) if self.unshuffle > 1 else 0
+        cout = max(self.shuffle_head, 1) * self.unshuffle**2
+        self.head: nn.Conv2d | None = (
+            nn.Conv2d(self.shuffle_head, 1, 3, padding=1, padding_mode=padding_mode) if self.shuffle_head else None
+        )
         d_global = c_f * self.global_gate_size[0] * self.global_gate_size[1]
         if self.use_moge:
             self.moge: nn.Module = MoE(
@@ -732,7 +748,12 @@ class MoEFusion(nn.Module):
         else:
             y = self.moge(x_f)
         fused = F.pixel_shuffle(y, r) if r > 1 else y
-        out["fused"] = crop_to(fused, size)
+        if self.head is not None:
+            fused = self.head(fused)
+        fused = crop_to(fused, size)
+        if self.residual:
+            fused = fused + (ir + vis) / 2
+        out["fused"] = fused
         out["load_fg"], out["load_bg"], out["load_global"] = load_fg, load_bg, load_global
         return out
 
