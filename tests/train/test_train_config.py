@@ -77,6 +77,7 @@ def test_defaults_and_paths(tmp_path):
         ({"log": {"tensorboard": "yes"}}, ["log.tensorboard"]),
         ({"stages": [{"name": "f", "steps": 3, "data": {"flipp": True}}]}, ["flipp", "did you mean 'flip'"]),
         ({"threads": 0}, ["threads"]),
+        ({"validation": {"stages": ["fuson"]}}, ["validation.stages", "did you mean 'fusion'"]),
     ],
 )
 def test_invalid_configs_name_the_key(update, needles):

@@ -139,6 +139,10 @@ def test_validation_rows_and_metrics(tmp_path):
         assert np.isfinite(float(val[-1][key])), key
     assert 0.0 < float(val[-1]["val_Qabf"]) < 1.0
     assert res.last_val["val_EN"] == pytest.approx(float(val[-1]["val_EN"]), rel=1e-6)
+    # validation.stages restricts validation to the named stages
+    two = dict(cfg, stages=[dict(TWO_STAGES[0], steps=1), dict(TWO_STAGES[1], steps=1)], validation={"every": 1, "stages": ["second"], "crop": 32, "max_items": 1})
+    train(two, out=tmp_path / "two")
+    assert [(r["step"], r["stage"]) for r in _rows(tmp_path / "two", "val")] == [("2", "second")]
     with pytest.raises(ConfigError, match="validation: .*FOO"):
         train(dict(cfg, validation={"metrics": ["FOO"]}), out=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing written for a rejected config

@@ -193,6 +193,8 @@ class ValidationConfig:
         profile: metric convention profile of :func:`mmfuse.metrics.evaluate`.
         max_items: validate on at most this many pairs (null: all).
         crop: centre-crop validation images to this size (null: full images).
+        stages: validate only during these stages (null: every stage); e.g. skip a
+            restoration pre-training stage whose outputs cannot be scored as fusion.
     """
 
     every: int = 0
@@ -200,6 +202,7 @@ class ValidationConfig:
     profile: str = "mmfuse"
     max_items: int | None = None
     crop: int | None = None
+    stages: list[str] | None = None
 
 
 @dataclass
@@ -446,6 +449,9 @@ def _check_semantics(cfg: TrainConfig) -> None:
             raise ConfigError(f"checkpoint.{key}: must be at least 1")
     if cfg.log.every < 1:
         raise ConfigError("log.every: must be at least 1")
+    for n in cfg.validation.stages or []:
+        if n not in names:
+            raise ConfigError(f"validation.stages: no stage named {n!r}{_suggest(n, names)} (stages: {', '.join(names)})")
     if cfg.validation.every < 0:
         raise ConfigError("validation.every: must be 0 (stage ends only) or positive")
     if cfg.threads is not None and cfg.threads < 1:

@@ -22,6 +22,7 @@ step, write a checkpoint and stop; SIGKILL loses the steps since the last checkp
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import math
@@ -521,7 +522,8 @@ class Trainer:
                     ema = None
                 if dist.is_main and cfg.checkpoint.keep_stage_weights:
                     ckpt_io.save_stage_weights(self.run_dir, stage.name, self.model.state_dict(), self._meta(stage.name))
-            if self.val_items and (done or (cfg.validation.every and self.step % cfg.validation.every == 0)):
+            validating = self.val_items and (cfg.validation.stages is None or stage.name in cfg.validation.stages)
+            if validating and (done or (cfg.validation.every and self.step % cfg.validation.every == 0)):
                 net = ema.module if ema is not None else self.model
                 self.last_val = self.validate(net, stage, weights)
                 self.logger.log("val", self.step, stage.name, self._wall(), self.last_val)
@@ -551,7 +553,7 @@ def _resolve_config(config: str | Path | TrainConfig | dict[str, Any] | None, ov
         raw = config
     else:
         return load_config(config, overrides)
-    return config_from_dict(apply_overrides(dict(raw), list(overrides)))
+    return config_from_dict(apply_overrides(copy.deepcopy(raw), list(overrides)))
 
 
 def train(
