@@ -8,13 +8,14 @@
    metric of the requested profile. Done items are skipped, so an interrupted run resumes where
    it stopped; an item whose PNG exists but whose metrics are missing is only evaluated (its
    stored time is kept); ``overwrite=True`` recomputes everything;
-3. runs the pending items of each method in **fresh worker processes** (``spawn``), each
+3. runs the pending items of each method in **fresh worker processes** (``forkserver``, else
+   ``spawn``; never a plain ``fork`` of the possibly multi-threaded parent), each
    worker building the method once and processing its shard of the method's items
    (``workers`` processes at a time). Every item records the wall time of the ``fuse`` call
-   alone and the worker's peak resident-set growth (``ru_maxrss`` now minus ``ru_maxrss`` just
-   before the method was built, in a process that has already imported numpy, OpenCV and
-   torch), which covers weights, activations and image buffers of numpy and torch methods
-   alike;
+   alone and the worker's peak resident-set growth since just before the method was built
+   (:class:`_MemoryProbe`: Linux ``VmHWM`` after a reset, else ``ru_maxrss``; the process has
+   already imported numpy, OpenCV and torch), which covers weights, activations and image
+   buffers of numpy and torch methods alike;
 4. under ``torchrun`` (``WORLD_SIZE`` > 1) each rank takes the items ``i ≡ RANK (mod
    WORLD_SIZE)`` of the global plan, ranks synchronise with a ``gloo`` barrier and rank 0 writes
    the report;
@@ -133,6 +134,47 @@ def _maxrss_mb() -> float:
     return r / (1024.0 * 1024.0) if sys.platform == "darwin" else r / 1024.0
 
 
+def _proc_status_mb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class _MemoryProbe:
+    """Peak resident-set growth of this process from the moment :meth:`start` is called (MB).
+
+    On Linux the kernel's high-water mark ``VmHWM`` is reset by writing ``5`` to
+    ``/proc/self/clear_refs``; the peak is then ``VmHWM − VmRSS(start)``, so transient peaks of
+    earlier imports do not hide the method's own use. Elsewhere (or if the reset is refused) it
+    is the growth of ``getrusage(RUSAGE_SELF).ru_maxrss``, which can under-report a method
+    whose peak stays below the process's earlier high-water mark.
+    """
+
+    def __init__(self) -> None:
+        self.baseline = 0.0
+        self.hwm = False
+
+    def start(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+                fh.write("5")
+            rss = _proc_status_mb("VmRSS")
+            self.hwm = rss is not None
+            self.baseline = rss if rss is not None else _maxrss_mb()
+        except OSError:
+            self.hwm = False
+            self.baseline = _maxrss_mb()
+
+    def peak(self) -> float:
+        now = _proc_status_mb("VmHWM") if self.hwm else None
+        return max(0.0, (now if now is not None else _maxrss_mb()) - self.baseline)
+
+
 def _read_record(path: Path) -> dict[str, Any] | None:
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -154,7 +196,7 @@ def _is_done(layout: OutputLayout, item: BenchItem, method: str, profile: str, m
     return rec is not None and rec.get("profile") == profile and all(m in rec.get("metrics", {}) for m in metrics)
 
 
-def _process_item(method: Any, task: _Task, item: BenchItem, context: Any, baseline_mb: float) -> str:
+def _process_item(method: Any, task: _Task, item: BenchItem, context: Any, probe: _MemoryProbe | None) -> str:
     """Fuse (unless reusable) and evaluate one item; returns ``computed``/``evaluated``/``reused``."""
     from mmfuse.io import read_image, write_image
     from mmfuse.metrics import evaluate
@@ -176,7 +218,7 @@ def _process_item(method: Any, task: _Task, item: BenchItem, context: Any, basel
         write_image(png, fused, overwrite=True)
         rec = {
             "setting": item.setting, "method": task.method, "name": item.name, "ms": ms,
-            "peak_mb": max(0.0, _maxrss_mb() - baseline_mb) if baseline_mb >= 0 else None,
+            "peak_mb": probe.peak() if probe is not None else None,
             "info": info, "profile": None, "metrics": {},
         }
         _write_record(rpath, rec)
@@ -205,7 +247,9 @@ def _run_task(task: _Task, report: Callable[[tuple[Any, ...]], None], *, measure
     """Build the method once and process the task's items, reporting each outcome."""
     from mmfuse.models import load
 
-    baseline = _maxrss_mb() if measure_memory else -1.0
+    probe = _MemoryProbe() if measure_memory else None
+    if probe is not None:
+        probe.start()
     try:
         method = load(task.method, device=task.device)
     except Exception as err:  # noqa: BLE001 - a method that cannot be built fails all its items
@@ -217,7 +261,7 @@ def _run_task(task: _Task, report: Callable[[tuple[Any, ...]], None], *, measure
         sys.modules["torch"].set_num_threads(task.threads)
     for item, context in task.items:
         try:
-            status = _process_item(method, task, item, context, baseline)
+            status = _process_item(method, task, item, context, probe)
         except InputError as err:
             report(("failed", item.setting, task.method, item.name, str(err).splitlines()[0]))
             continue
@@ -360,6 +404,9 @@ def run_benchmark(
         raise InputError(f"examples must be a non-negative integer, got {examples!r}")
     method_names = _check_methods(methods.split(",") if isinstance(methods, str) else list(methods))
     metric_names = resolve_metrics(metrics, profile)
+    if metrics is not None and not (isinstance(metrics, str) and metrics.strip().lower() == "all"):
+        tokens = [t.strip().lower() for t in (metrics.split(",") if isinstance(metrics, str) else metrics)]
+        metric_names.sort(key=lambda m: tokens.index(m.lower()) if m.lower() in tokens else len(tokens))  # user order
     if isinstance(settings, str):
         settings = [s.strip() for s in settings.split(",") if s.strip()]
     _check_device(device)
@@ -438,9 +485,22 @@ def run_benchmark(
     return result
 
 
+_PRELOAD = ["torch", "cv2", "mmfuse.models", "mmfuse.metrics", "mmfuse.restore", "mmfuse.bench.runner"]
+
+
+def _mp_context() -> Any:
+    """``forkserver`` (fresh processes forked from a server that has imported torch, OpenCV and
+    mmfuse once, so starting a worker is cheap) where available, else ``spawn``."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
+
+
 def _run_pool(tasks: list[_Task], workers: int, threads: int, on_event: Callable[[tuple[Any, ...]], None]) -> None:
     """Run the tasks in fresh ``spawn`` processes, ``workers`` at a time, relaying progress events."""
-    ctx = mp.get_context("spawn")
+    ctx = _mp_context()
     q = ctx.Queue()
     expected = sum(len(t.items) for t in tasks)
     received = 0
