@@ -19,12 +19,20 @@ correlation / error        :func:`CC`, :func:`SCD`, :func:`MSE`, :func:`RMSE`, :
 
 For whole images (colour handling, grey conversion, degraded-fusion references) use
 :func:`evaluate` with a profile (``mmfuse``, ``vifb``, ``tang``, ``cddfuse``; see
-:mod:`mmfuse.metrics.profiles`), and :func:`evaluate_folders` for folders.
+:mod:`mmfuse.metrics.profiles`), and :func:`evaluate_folders` for folders (:func:`evaluate_many` scores several fused images of the
+same sources, e.g. several methods, sharing the source-side work).
 """
 from __future__ import annotations
 
 from mmfuse.metrics._error import CC, MSE, PSNR, RMSE, SCD
-from mmfuse.metrics._evaluate import METRIC_FUNCTIONS, FolderEvaluation, evaluate, evaluate_folders, resolve_metrics
+from mmfuse.metrics._evaluate import (
+    METRIC_FUNCTIONS,
+    FolderEvaluation,
+    evaluate,
+    evaluate_folders,
+    evaluate_many,
+    resolve_metrics,
+)
 from mmfuse.metrics._fmi import FMI, FMI_dct, FMI_pixel, FMI_w
 from mmfuse.metrics._info import CE, MI, NMI
 from mmfuse.metrics._perceptual import Qcb, Qcv
@@ -69,6 +77,7 @@ __all__ = [
     "FolderEvaluation",
     "evaluate",
     "evaluate_folders",
+    "evaluate_many",
     "get_profile",
     "resolve_metrics",
 ]

@@ -13,7 +13,9 @@ MATLAB semantics reproduced:
 """
 from __future__ import annotations
 
-from typing import Literal
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator, Literal, TypeVar
 
 import numpy as np
 from mmfuse.errors import InputError, ShapeError
@@ -29,7 +31,61 @@ __all__ = [
     "entropy_from_counts",
     "grey_levels",
     "corr2",
+    "source_cache",
+    "cached",
+    "SourceCache",
 ]
+
+_T = TypeVar("_T")
+
+
+class SourceCache:
+    """Registered source arrays (by identity, with a reference) and their memoised results."""
+
+    def __init__(self) -> None:
+        self.sources: dict[int, np.ndarray] = {}
+        self.values: dict[Any, Any] = {}
+
+    def register(self, arr: np.ndarray) -> np.ndarray:
+        """Allow memoising results computed from ``arr``; returns ``arr``."""
+        self.sources[id(arr)] = arr
+        return arr
+
+
+_CACHE: contextvars.ContextVar[SourceCache | None] = contextvars.ContextVar("mmfuse_metrics_source_cache", default=None)
+
+
+@contextlib.contextmanager
+def source_cache() -> Iterator[SourceCache]:
+    """Within this context, intermediate results of registered source arrays are computed once.
+
+    :func:`mmfuse.metrics.evaluate_many` scores several fused images against the same sources;
+    the parts of a metric that depend on a source alone (its contrast map in Qcb, its edges in
+    Qabf, its local moments in SSIM, ...) are then shared. Only arrays registered with
+    :meth:`SourceCache.register` are memoised (so memory stays bounded by the sources), keyed
+    by identity while the cache holds a reference to them, so a key can never be reused by
+    another array; everything is dropped when the context ends. Outside the context nothing is
+    cached.
+    """
+    cache = SourceCache()
+    token = _CACHE.set(cache)
+    try:
+        yield cache
+    finally:
+        _CACHE.reset(token)
+
+
+def cached(kind: str, arr: np.ndarray, params: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, memoised on (``kind``, identity of ``arr``, ``params``) when ``arr`` is a
+    source registered in the active :func:`source_cache` (``compute`` must depend on ``arr``
+    and ``params`` only)."""
+    cache = _CACHE.get()
+    if cache is None or cache.sources.get(id(arr)) is not arr:
+        return compute()
+    key = (kind, id(arr), params)
+    if key not in cache.values:
+        cache.values[key] = compute()
+    return cache.values[key]
 
 MATLAB_GREY_COEFFS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 """Weights of MATLAB's ``rgb2gray`` (R, G, B)."""

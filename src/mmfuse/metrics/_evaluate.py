@@ -14,10 +14,10 @@ import numpy as np
 
 from mmfuse.errors import InputError, MMFuseError, ShapeError
 from mmfuse.metrics import _error, _fmi, _info, _perceptual, _petrovic, _single, _ssim, _vif
-from mmfuse.metrics._common import BT601_COEFFS, MATLAB_GREY_COEFFS, matlab_round
+from mmfuse.metrics._common import BT601_COEFFS, MATLAB_GREY_COEFFS, SourceCache, matlab_round, source_cache
 from mmfuse.metrics.profiles import METRICS, NO_REFERENCE_METRICS, Profile, get_profile
 
-__all__ = ["evaluate", "evaluate_folders", "resolve_metrics", "FolderEvaluation", "METRIC_FUNCTIONS"]
+__all__ = ["evaluate", "evaluate_many", "evaluate_folders", "resolve_metrics", "FolderEvaluation", "METRIC_FUNCTIONS"]
 
 METRIC_FUNCTIONS: dict[str, Callable[..., float]] = {
     "EN": _single.EN,
@@ -158,15 +158,127 @@ def _call(prof: Profile, metric: str, f: np.ndarray, a: np.ndarray, b: np.ndarra
     return float(fn(slots[order[0]], slots[order[1]], slots[order[2]], **opts))
 
 
-def _channel_triplets(f: np.ndarray, a: np.ndarray, b: np.ndarray, prof: Profile) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    if prof.colour == "grey" or f.ndim == 2:
-        return [(_to_grey(f, prof.grey), _to_grey(a, prof.grey), _to_grey(b, prof.grey))]
-    # VIFB: colour fused image scored per channel; a grey source is used for every channel.
-    # Contiguous copies: strided channel views make every later array operation ~5x slower.
-    def chan(x: np.ndarray, k: int) -> np.ndarray:
-        return x if x.ndim == 2 else np.ascontiguousarray(x[..., k])
+class _Sources:
+    """The two reference images in the forms a profile needs, computed once (and therefore the
+    same array objects for every fused image, which lets :func:`source_cache` share work)."""
 
-    return [(chan(f, k), chan(a, k), chan(b, k)) for k in range(3)]
+    def __init__(self, a: np.ndarray, b: np.ndarray, prof: Profile, cache: SourceCache) -> None:
+        self.a, self.b, self.prof, self.cache = a, b, prof, cache
+        self._grey: tuple[np.ndarray, np.ndarray] | None = None
+        self._channels: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    def grey(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._grey is None:
+            reg = self.cache.register
+            self._grey = (reg(_to_grey(self.a, self.prof.grey)), reg(_to_grey(self.b, self.prof.grey)))
+        return self._grey
+
+    def channels(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        # VIFB: a grey source is used for every channel. Contiguous copies: strided channel
+        # views make every later array operation several times slower.
+        if self._channels is None:
+
+            def chan(x: np.ndarray, k: int) -> np.ndarray:
+                return x if x.ndim == 2 else np.ascontiguousarray(x[..., k])
+
+            reg = self.cache.register
+            self._channels = [(reg(chan(self.a, k)), reg(chan(self.b, k))) for k in range(3)]
+        return self._channels
+
+    def triplets(self, f: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        if self.prof.colour == "grey" or f.ndim == 2:
+            a, b = self.grey()
+            return [(_to_grey(f, self.prof.grey), a, b)]
+        return [(np.ascontiguousarray(f[..., k]), a, b) for k, (a, b) in enumerate(self.channels())]
+
+
+def _score(prof: Profile, names: list[str], triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[dict[str, float], dict[str, str]]:
+    values: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for m in names:
+        try:
+            if m == "SF" and prof.sf_concatenate_channels and len(triplets) > 1:
+                values[m] = _call(prof, m, np.hstack([t[0] for t in triplets]), triplets[0][1], triplets[0][2])
+            else:
+                values[m] = float(np.mean([_call(prof, m, *t) for t in triplets]))
+        except ShapeError as err:
+            values[m] = float("nan")
+            errors[m] = str(err)
+    return values, errors
+
+
+def evaluate_many(
+    fused: Sequence[np.ndarray],
+    ir: np.ndarray,
+    vi: np.ndarray,
+    ir_ref: np.ndarray | None = None,
+    vi_ref: np.ndarray | None = None,
+    *,
+    profile: str | Profile = "mmfuse",
+    metrics: str | Sequence[str] | None = None,
+    return_meta: bool = False,
+) -> list[dict[str, float]] | tuple[list[dict[str, float]], dict[str, Any]]:
+    """Score several fused images (e.g. several methods' outputs) against the same sources.
+
+    Same conventions as :func:`evaluate`; the work that depends on the sources alone
+    (grey conversion, Qcb contrast maps, Qabf/Nabf edges, SSIM/VIF local moments, MI
+    histograms, ...) is done once for all fused images.
+
+    Args:
+        fused: fused images, each ``(H, W)`` or ``(H, W, 3)`` of the sources' size.
+        ir: infrared input.
+        vi: visible input.
+        ir_ref: clean infrared reference, or None.
+        vi_ref: clean visible reference, or None.
+        profile: metric convention profile.
+        metrics: selection as in :func:`evaluate`.
+        return_meta: also return the metadata (as :func:`evaluate`; ``errors`` is a list with
+            one dict per fused image).
+
+    Returns:
+        One ``{metric: value}`` dict per fused image (and the metadata).
+
+    Raises:
+        ShapeError: images of different sizes or unsupported shapes.
+        InputError: bad values, unknown profile or metric.
+    """
+    prof = get_profile(profile)
+    names = resolve_metrics(metrics, prof)
+    levels = [_to_levels(f, "fused" if len(fused) == 1 else f"fused[{i}]") for i, f in enumerate(fused)]
+    size = levels[0].shape[:2] if levels else None
+    for i, f in enumerate(levels):
+        if f.shape[:2] != size:
+            raise ShapeError(f"fused[{i}] has size {f.shape[:2]} but fused[0] has size {size}")
+    sources = {"ir": _to_levels(ir, "ir"), "vi": _to_levels(vi, "vi")}
+    refs = {"ir": ir_ref, "vi": vi_ref}
+    for key in ("ir", "vi"):
+        if size is not None and sources[key].shape[:2] != size:
+            raise ShapeError(f"{key} has size {sources[key].shape[:2]} but fused has size {size}")
+        if refs[key] is not None:
+            r = _to_levels(refs[key], f"{key}_ref")
+            if r.shape[:2] != sources[key].shape[:2]:
+                raise ShapeError(f"{key}_ref has size {r.shape[:2]} but {key} has size {sources[key].shape[:2]}")
+            sources[key] = r
+    used = {k: ("clean" if refs[k] is not None else "input") for k in ("ir", "vi")}
+    results: list[dict[str, float]] = []
+    errors: list[dict[str, str]] = []
+    with source_cache() as cache:
+        src = _Sources(sources["ir"], sources["vi"], prof, cache)
+        for f in levels:
+            values, errs = _score(prof, names, src.triplets(f))
+            results.append(values)
+            errors.append(errs)
+    if not return_meta:
+        return results
+    meta = {
+        "profile": prof.name,
+        "metrics": names,
+        "references": used,
+        "reference_based": [m for m in names if m not in NO_REFERENCE_METRICS],
+        "no_reference": [m for m in names if m in NO_REFERENCE_METRICS],
+        "errors": errors,
+    }
+    return results, meta
 
 
 def evaluate(
@@ -216,43 +328,12 @@ def evaluate(
         ShapeError: images of different sizes or unsupported shapes.
         InputError: bad values, unknown profile or metric.
     """
-    prof = get_profile(profile)
-    names = resolve_metrics(metrics, prof)
-    f = _to_levels(fused, "fused")
-    sources = {"ir": _to_levels(ir, "ir"), "vi": _to_levels(vi, "vi")}
-    refs = {"ir": ir_ref, "vi": vi_ref}
-    for key in ("ir", "vi"):
-        if sources[key].shape[:2] != f.shape[:2]:
-            raise ShapeError(f"{key} has size {sources[key].shape[:2]} but fused has size {f.shape[:2]}")
-        if refs[key] is not None:
-            r = _to_levels(refs[key], f"{key}_ref")
-            if r.shape[:2] != f.shape[:2]:
-                raise ShapeError(f"{key}_ref has size {r.shape[:2]} but fused has size {f.shape[:2]}")
-            sources[key] = r
-    used = {k: ("clean" if refs[k] is not None else "input") for k in ("ir", "vi")}
-    triplets = _channel_triplets(f, sources["ir"], sources["vi"], prof)
-    values: dict[str, float] = {}
-    errors: dict[str, str] = {}
-    for m in names:
-        try:
-            if m == "SF" and prof.sf_concatenate_channels and len(triplets) > 1:
-                values[m] = _call(prof, m, np.hstack([t[0] for t in triplets]), triplets[0][1], triplets[0][2])
-            else:
-                values[m] = float(np.mean([_call(prof, m, *t) for t in triplets]))
-        except ShapeError as err:
-            values[m] = float("nan")
-            errors[m] = str(err)
+    out = evaluate_many([fused], ir, vi, ir_ref, vi_ref, profile=profile, metrics=metrics, return_meta=return_meta)
     if not return_meta:
-        return values
-    meta = {
-        "profile": prof.name,
-        "metrics": names,
-        "references": used,
-        "reference_based": [m for m in names if m not in NO_REFERENCE_METRICS],
-        "no_reference": [m for m in names if m in NO_REFERENCE_METRICS],
-        "errors": errors,
-    }
-    return values, meta
+        return out[0]  # type: ignore[index,return-value]
+    values, meta = out  # type: ignore[misc]
+    meta["errors"] = meta["errors"][0]
+    return values[0], meta
 
 
 # ----------------------------------------------------------------------------------------------

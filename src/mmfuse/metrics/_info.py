@@ -10,7 +10,15 @@ from typing import Literal
 import numpy as np
 
 from mmfuse.errors import InputError
-from mmfuse.metrics._common import as_grey, check_same_shape, entropy_from_counts, grey_levels, matlab_round, normalize1
+from mmfuse.metrics._common import (
+    as_grey,
+    cached,
+    check_same_shape,
+    entropy_from_counts,
+    grey_levels,
+    matlab_round,
+    normalize1,
+)
 
 __all__ = ["CE", "MI", "NMI", "mutual_information"]
 
@@ -90,11 +98,15 @@ def MI(
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
     if variant == "vifb":
-        lf, la, lb = _vifb_levels(f), _vifb_levels(x), _vifb_levels(y)
+        lf = _vifb_levels(f)
+        la = cached("mi_vifb", x, (), lambda: _vifb_levels(x))
+        lb = cached("mi_vifb", y, (), lambda: _vifb_levels(y))
         return mutual_information(la, lf, base=base)[0] + mutual_information(lb, lf, base=base)[0]
     if variant not in ("exact", "tang"):
         raise InputError(f"unknown MI variant {variant!r}; choose exact, tang or vifb")
-    lf, la, lb = (grey_levels(v, quantization) for v in (f, x, y))
+    lf = grey_levels(f, quantization)
+    la = cached("levels", x, (quantization,), lambda: grey_levels(x, quantization))
+    lb = cached("levels", y, (quantization,), lambda: grey_levels(y, quantization))
     if variant == "exact":
         return mutual_information(la, lf, base=base)[0] + mutual_information(lb, lf, base=base)[0]
     total = 0.0

@@ -11,7 +11,7 @@ Two different parameterisations are in circulation and must not be mixed:
 from __future__ import annotations
 
 import numpy as np
-from mmfuse.metrics._common import as_grey, check_same_shape, sep_filter
+from mmfuse.metrics._common import as_grey, cached, check_same_shape, sep_filter
 
 __all__ = ["Qabf", "Nabf", "Nabf_petrovic", "kumar_petrovic_measures"]
 
@@ -93,11 +93,10 @@ def Qabf(
     x = as_grey(a, "a", data_range=data_range)
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
-    if gradient_scale != 1.0:
-        f, x, y = f * gradient_scale, x * gradient_scale, y * gradient_scale
-    g_a, a_a = _qabf_edges(x)
-    g_b, a_b = _qabf_edges(y)
-    g_f, a_f = _qabf_edges(f)
+    s = gradient_scale
+    g_a, a_a = cached("qabf", x, (s,), lambda: _qabf_edges(x * s if s != 1.0 else x))
+    g_b, a_b = cached("qabf", y, (s,), lambda: _qabf_edges(y * s if s != 1.0 else y))
+    g_f, a_f = _qabf_edges(f * s if s != 1.0 else f)
     q_af = _qabf_preservation(g_a, a_a, g_f, a_f)
     q_bf = _qabf_preservation(g_b, a_b, g_f, a_f)
     den = np.sum(g_a + g_b)
@@ -154,8 +153,8 @@ def kumar_petrovic_measures(
     x = as_grey(a, "a", data_range=data_range)
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
-    g_a, a_a = _kumar_edges(x)
-    g_b, a_b = _kumar_edges(y)
+    g_a, a_a = cached("kumar", x, (), lambda: _kumar_edges(x))
+    g_b, a_b = cached("kumar", y, (), lambda: _kumar_edges(y))
     g_f, a_f = _kumar_edges(f)
     q_af = _kumar_preservation(g_a, a_a, g_f, a_f)
     q_bf = _kumar_preservation(g_b, a_b, g_f, a_f)

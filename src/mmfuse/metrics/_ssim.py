@@ -12,7 +12,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from mmfuse.errors import InputError, ShapeError
-from mmfuse.metrics._common import as_grey, check_same_shape, gaussian_1d, sep_filter
+from mmfuse.metrics._common import as_grey, cached, check_same_shape, gaussian_1d, sep_filter
 
 __all__ = ["SSIM", "MS_SSIM", "MEF_SSIM", "ssim_maps"]
 
@@ -170,8 +170,10 @@ def SSIM(
         return _aggregate(_ssim_pair(f, x, variant, dynamic_range), _ssim_pair(f, y, variant, dynamic_range), aggregate)
     filt = _window(variant)
     mom_f = _moments(f, filt)
-    s_a = float(_maps_from(f, x, mom_f, _moments(x, filt), filt, dynamic_range, 0.01, 0.03)[0].mean())
-    s_b = float(_maps_from(f, y, mom_f, _moments(y, filt), filt, dynamic_range, 0.01, 0.03)[0].mean())
+    mom_a = cached("ssim", x, (variant,), lambda: _moments(x, filt))
+    mom_b = cached("ssim", y, (variant,), lambda: _moments(y, filt))
+    s_a = float(_maps_from(f, x, mom_f, mom_a, filt, dynamic_range, 0.01, 0.03)[0].mean())
+    s_b = float(_maps_from(f, y, mom_f, mom_b, filt, dynamic_range, 0.01, 0.03)[0].mean())
     return _aggregate(s_a, s_b, aggregate)
 
 

@@ -6,11 +6,54 @@ from typing import Literal
 import numpy as np
 
 from mmfuse.errors import InputError, ShapeError
-from mmfuse.metrics._common import as_grey, check_same_shape, gaussian_1d, sep_filter
+from mmfuse.metrics._common import as_grey, cached, check_same_shape, gaussian_1d, sep_filter
 
 __all__ = ["VIF", "vifp"]
 
 _EPS = 1e-10
+
+
+_Pyramid = list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _pyramid(img: np.ndarray) -> _Pyramid:
+    """Per scale: (window, image at that scale, local mean, local variance clipped at 0)."""
+    out = []
+    for scale in range(1, 5):
+        n = 2 ** (4 - scale + 1) + 1
+        win = gaussian_1d(n, n / 5.0)
+        if scale > 1:
+            img = sep_filter(img, win, shape="valid")[::2, ::2]
+        if min(img.shape) < n:
+            raise ShapeError(f"VIF needs larger images: scale {scale} is {img.shape}, window {n}x{n}")
+        mu = sep_filter(img, win, shape="valid")
+        var = np.maximum(sep_filter(img * img, win, shape="valid") - mu * mu, 0.0)
+        out.append((win, img, mu, var))
+    return out
+
+
+def _vifp_from(ref: _Pyramid, dist: _Pyramid, sigma_nsq: float) -> float:
+    num = 0.0
+    den = 0.0
+    for (win, r, mu1, s1), (_, d, mu2, s2) in zip(ref, dist):
+        s12 = sep_filter(r * d, win, shape="valid") - mu1 * mu2
+        g = s12 / (s1 + _EPS)
+        sv = s2 - g * s12
+        # the clamps of vifp_mscale.m, in its order (without modifying the cached moments)
+        low1 = s1 < _EPS
+        g = np.where(low1, 0.0, g)
+        sv = np.where(low1, s2, sv)
+        s1 = np.where(low1, 0.0, s1)
+        low2 = s2 < _EPS
+        g = np.where(low2, 0.0, g)
+        sv = np.where(low2, 0.0, sv)
+        neg = g < 0
+        sv = np.where(neg, s2, sv)
+        g = np.where(neg, 0.0, g)
+        sv = np.where(sv <= _EPS, _EPS, sv)
+        num += float(np.sum(np.log10(1.0 + g * g * s1 / (sv + sigma_nsq))))
+        den += float(np.sum(np.log10(1.0 + s1 / sigma_nsq)))
+    return num / den if den > 0 else float("nan")
 
 
 def vifp(ref: np.ndarray, dist: np.ndarray, *, sigma_nsq: float = 2.0) -> float:
@@ -25,44 +68,14 @@ def vifp(ref: np.ndarray, dist: np.ndarray, *, sigma_nsq: float = 2.0) -> float:
                           {\\sum_s \\sum \\log_{10}(1 + σ_1^2/σ_n^2)}
 
     Args:
-        ref: ``(H, W)`` reference (source) image, 0–255 float64.
+        ref: ``(H, W)`` reference (source) image, 0–255 float64, both sides ≥ 41 pixels.
         dist: ``(H, W)`` distorted (fused) image.
         sigma_nsq: HVS noise variance σ_n² (2, which assumes 0–255 data).
 
     Returns:
         VIF (≥ 0; 1 for ``dist == ref``). NaN when the reference has no texture at all.
     """
-    num = 0.0
-    den = 0.0
-    for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        win = gaussian_1d(n, n / 5.0)
-        if scale > 1:
-            ref = sep_filter(ref, win, shape="valid")[::2, ::2]
-            dist = sep_filter(dist, win, shape="valid")[::2, ::2]
-        if min(ref.shape) < n:
-            raise ShapeError(f"VIF needs larger images: scale {scale} is {ref.shape}, window {n}x{n}")
-        mu1 = sep_filter(ref, win, shape="valid")
-        mu2 = sep_filter(dist, win, shape="valid")
-        s1 = np.maximum(sep_filter(ref * ref, win, shape="valid") - mu1 * mu1, 0.0)
-        s2 = np.maximum(sep_filter(dist * dist, win, shape="valid") - mu2 * mu2, 0.0)
-        s12 = sep_filter(ref * dist, win, shape="valid") - mu1 * mu2
-        g = s12 / (s1 + _EPS)
-        sv = s2 - g * s12
-        low1 = s1 < _EPS
-        g[low1] = 0.0
-        sv[low1] = s2[low1]
-        s1[low1] = 0.0
-        low2 = s2 < _EPS
-        g[low2] = 0.0
-        sv[low2] = 0.0
-        neg = g < 0
-        sv[neg] = s2[neg]
-        g[neg] = 0.0
-        sv[sv <= _EPS] = _EPS
-        num += float(np.sum(np.log10(1.0 + g * g * s1 / (sv + sigma_nsq))))
-        den += float(np.sum(np.log10(1.0 + s1 / sigma_nsq)))
-    return num / den if den > 0 else float("nan")
+    return _vifp_from(_pyramid(ref), _pyramid(dist), sigma_nsq)
 
 
 def VIF(
@@ -101,7 +114,10 @@ def VIF(
     x = as_grey(a, "a", data_range=data_range)
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
-    v = vifp(x, f) + vifp(y, f)
+    pf = _pyramid(f)
+    pa = cached("vif", x, (), lambda: _pyramid(x))
+    pb = cached("vif", y, (), lambda: _pyramid(y))
+    v = _vifp_from(pa, pf, 2.0) + _vifp_from(pb, pf, 2.0)
     if aggregate == "sum":
         return v
     if aggregate == "mean":
