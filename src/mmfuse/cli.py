@@ -256,6 +256,37 @@ def export_cmd(
     )
 
 
+@app.command("bench")
+@handle_errors
+def bench_cmd(
+    bench_dir: Path = typer.Argument(..., help="Benchmark folder written by `mmfuse degrade` (or a plain ir/ + vi/ folder).", show_default=False),
+    methods: str = typer.Option(..., "--methods", "-m", help="Comma-separated methods, e.g. gff,cascade:auto+gff."),
+    output_dir: Path = typer.Option(..., "-o", "--output-dir", help="Report folder (results.csv, summary.csv, report.html)."),
+    profile: str = typer.Option("tang", "--profile", help="Metric convention profile: mmfuse, vifb, tang, cddfuse."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics (default: the profile's set)."),
+    settings: Optional[str] = typer.Option(None, "--settings", help="Comma-separated subset of settings."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute items already done."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (0: run in this process, no memory figures)."),
+    device: str = typer.Option("cpu", "--device", help="Device for learned methods."),
+    examples: int = typer.Option(1, "--examples", help="Example pairs per setting in the report's image grid."),
+) -> None:
+    """Run methods on every pair of every setting of a benchmark; write tables, plots and an HTML report (resumable)."""
+    from mmfuse.bench import run_benchmark
+
+    res = run_benchmark(bench_dir, methods, output_dir, profile=profile, metrics=metrics, settings=settings,
+                        overwrite=overwrite, workers=workers, device=device, examples=examples)
+    for line in res.problems:
+        err_console.print(f"warning: {line}", markup=False)
+    if res.failed:
+        err_console.print(f"{len(res.failed)} failed:", markup=False)
+        for s, m, n, msg in res.failed:
+            err_console.print(f"  {s} / {m} / {n}: {msg}", markup=False)
+    for line in res.lines():
+        console.print(line, markup=False, highlight=False)
+    if res.failed:
+        raise typer.Exit(1)
+
+
 # --- end of subsystem commands ---
 
 
