@@ -147,7 +147,9 @@ def matlab_round(x: np.ndarray) -> np.ndarray:
     """Round half away from zero, like MATLAB's ``round`` and its integer casts."""
     x = np.asarray(x, dtype=np.float64)
     r = np.rint(x)  # half to even; differs from half-away only at exact ties
-    tie = np.abs(x - r) == 0.5  # x - r is exact
+    d = np.subtract(x, r)  # exact
+    np.abs(d, out=d)
+    tie = d == 0.5
     if tie.any():
         r[tie] = x[tie] + np.copysign(0.5, x[tie])
     return r
@@ -235,8 +237,11 @@ def normalize1(x: np.ndarray) -> np.ndarray:
     hi, lo = float(x.max()), float(x.min())
     if hi == 0.0 and lo == 0.0:
         return x.copy()
+    t = x - lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        return matlab_round((x - lo) / (hi - lo) * 255.0)
+        t /= hi - lo
+    t *= 255.0
+    return matlab_round(t)
 
 
 def grey_levels(x: np.ndarray, quantization: Literal["floor", "round", "matlab_round"] = "round") -> np.ndarray:

@@ -46,7 +46,10 @@ def _vifb_levels(x: np.ndarray) -> np.ndarray:
     lo, hi = float(x.min()), float(x.max())
     if hi == lo:
         return np.zeros(x.shape, np.int64)
-    return np.clip(matlab_round((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.int64)
+    t = x - lo
+    t /= hi - lo
+    t *= 255.0
+    return np.clip(matlab_round(t), 0, 255).astype(np.int64)
 
 
 def MI(

@@ -6,6 +6,8 @@ in VIFB (``metricsQcb.m``, ``metricsQcv.m``), including their frequency grids
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from mmfuse.metrics._common import as_grey, cached, check_same_shape, normalize1, sep_filter
@@ -22,7 +24,24 @@ def _freq_radius(shape: tuple[int, int], divisor: float) -> np.ndarray:
     return r
 
 
-def _freq_filter(x: np.ndarray, response_shifted: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=16)
+def _half_response(kind: str, shape: tuple[int, int]) -> np.ndarray:
+    """``ifftshift`` of a radial response on the ``freqspace`` grid, columns ``0..W//2``
+    (what multiplies ``rfft2``); read-only, cached per image size."""
+    if kind == "chen_blum":  # Qcb CSF, r scaled by W/30, H/30
+        r = _freq_radius(shape, 30.0)
+        resp = np.exp(-((r / 15.3870) ** 2)) - 0.7622 * np.exp(-((r / 1.3456) ** 2))
+    elif kind == "mannos_sakrison":  # Qcv CSF, r scaled by W/8, H/8
+        r = _freq_radius(shape, 8.0)
+        resp = 2.6 * (0.0192 + 0.144 * r) * np.exp(-((0.144 * r) ** 1.1))
+    else:
+        raise ValueError(kind)
+    half = np.ascontiguousarray(np.fft.ifftshift(resp)[:, : shape[1] // 2 + 1])
+    half.setflags(write=False)
+    return half
+
+
+def _freq_filter(x: np.ndarray, kind: str) -> np.ndarray:
     """``ifft2(ifftshift(fftshift(fft2(x)) .* S))`` for a real image and a radial response.
 
     This equals ``ifft2(fft2(x) .* ifftshift(S))``. ``S`` depends on ``u², v²`` only, and on
@@ -33,8 +52,9 @@ def _freq_filter(x: np.ndarray, response_shifted: np.ndarray) -> np.ndarray:
     """
     from scipy import fft
 
-    h = np.fft.ifftshift(response_shifted)[:, : x.shape[1] // 2 + 1]
-    return fft.irfft2(fft.rfft2(x) * h, s=x.shape)
+    spec = fft.rfft2(x)
+    spec *= _half_response(kind, x.shape)
+    return fft.irfft2(spec, s=x.shape)
 
 
 def _unnormalised_gaussian_1d(sigma: float) -> np.ndarray:
@@ -49,12 +69,19 @@ _G2 = _unnormalised_gaussian_1d(4.0)
 def _contrast_pow(img_f: np.ndarray) -> np.ndarray:
     """``C' = C^3/(C^2 + 1e-4)`` with ``C = |G1 * I / G2 * I − 1|`` (31×31 Gaussians, σ 2 and 4)."""
     # filter2(G, I, 'same') with G = exp(-(x²+y²)/2σ²)/(2πσ²): separable, zero padding.
-    b1 = sep_filter(img_f, _G1, shape="same", mode="constant") / (2.0 * np.pi * 4.0)
-    b2 = sep_filter(img_f, _G2, shape="same", mode="constant") / (2.0 * np.pi * 16.0)
+    c = sep_filter(img_f, _G1, shape="same", mode="constant")
+    c /= 2.0 * np.pi * 4.0
+    b2 = sep_filter(img_f, _G2, shape="same", mode="constant")
+    b2 /= 2.0 * np.pi * 16.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.abs(b1 / b2 - 1.0)
-        c2 = c * c
-        return c2 * c / (c2 + 1e-4)
+        c /= b2
+        c -= 1.0
+        np.abs(c, out=c)
+        c2 = np.multiply(c, c, out=b2)
+        c *= c2
+        c2 += 1e-4
+        c /= c2
+    return c
 
 
 def Qcb(fused: np.ndarray, a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> float:
@@ -87,11 +114,9 @@ def Qcb(fused: np.ndarray, a: np.ndarray, b: np.ndarray, *, data_range: float = 
     x = as_grey(a, "a", data_range=data_range)
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
-    r = _freq_radius(f.shape, 30.0)
-    csf = np.exp(-((r / 15.3870) ** 2)) - 0.7622 * np.exp(-((r / 1.3456) ** 2))
 
     def contrast(v: np.ndarray) -> np.ndarray:
-        return _contrast_pow(_freq_filter(normalize1(v), csf))
+        return _contrast_pow(_freq_filter(normalize1(v), "chen_blum"))
 
     c1 = cached("qcb", x, (), lambda: contrast(x))
     c2 = cached("qcb", y, (), lambda: contrast(y))
@@ -152,8 +177,6 @@ def Qcv(fused: np.ndarray, a: np.ndarray, b: np.ndarray, *, data_range: float = 
     x = as_grey(a, "a", data_range=data_range)
     y = as_grey(b, "b", data_range=data_range)
     check_same_shape(fused=f, a=x, b=y)
-    r = _freq_radius(f.shape, 8.0)
-    theta = 2.6 * (0.0192 + 0.144 * r) * np.exp(-((0.144 * r) ** 1.1))
 
     def source(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nv = normalize1(v)
@@ -162,11 +185,11 @@ def Qcv(fused: np.ndarray, a: np.ndarray, b: np.ndarray, *, data_range: float = 
         gy = sep_filter(nv, _UP, _SMOOTH, shape="same", mode="constant")
         g2 = gx * gx + gy * gy
         saliency = _block_sums(g2 * g2 * np.sqrt(g2), 16)  # sqrt(.)^5 per 16x16 block
-        return saliency, _freq_filter(nv, theta)
+        return saliency, _freq_filter(nv, "mannos_sakrison")
 
     lam_a, filt_a = cached("qcv", x, (), lambda: source(x))
     lam_b, filt_b = cached("qcv", y, (), lambda: source(y))
-    filt_f = _freq_filter(normalize1(f), theta)
+    filt_f = _freq_filter(normalize1(f), "mannos_sakrison")
     dist = []
     for filt_s in (filt_a, filt_b):
         df = filt_s - filt_f  # the filter is linear: CSF(X - F) = CSF(X) - CSF(F)

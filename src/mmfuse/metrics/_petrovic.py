@@ -27,23 +27,39 @@ def _qabf_edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # with the flipped kernels outer([1 2 1], [1 0 -1]) and outer([-1 0 1], [1 2 1]).
     sx = sep_filter(x, _SMOOTH, _DOWN, shape="same", mode="constant")
     sy = sep_filter(x, _UP, _SMOOTH, shape="same", mode="constant")
-    g = np.sqrt(sx * sx + sy * sy)
+    g = sx * sx
+    g += sy * sy
+    np.sqrt(g, out=g)
     with np.errstate(divide="ignore", invalid="ignore"):
-        alpha = np.arctan(sy / sx)
+        alpha = np.divide(sy, sx, out=sy)
+    np.arctan(alpha, out=alpha)
     alpha[sx == 0] = _HALF_PI
     return g, alpha
 
 
 def _qabf_preservation(g_s: np.ndarray, a_s: np.ndarray, g_f: np.ndarray, a_f: np.ndarray) -> np.ndarray:
     # g_F/g_A if g_A > g_F, g_A/g_F if g_A < g_F (both = min/max), and g_F if they are equal.
+    # In-place arithmetic: the same operations as the formula, without temporaries.
+    q_g = np.minimum(g_s, g_f)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.minimum(g_s, g_f) / np.maximum(g_s, g_f)
-    eq = g_s == g_f
-    ratio[eq] = g_f[eq]
-    orient = 1.0 - np.abs(a_s - a_f) / _HALF_PI
-    q_g = 0.9994 / (1.0 + np.exp(-15.0 * (ratio - 0.5)))
-    q_a = 0.9879 / (1.0 + np.exp(-22.0 * (orient - 0.8)))
-    return q_g * q_a
+        np.divide(q_g, np.maximum(g_s, g_f), out=q_g)
+    np.copyto(q_g, g_f, where=g_s == g_f)
+    q_g -= 0.5
+    q_g *= -15.0
+    np.exp(q_g, out=q_g)
+    q_g += 1.0
+    np.divide(0.9994, q_g, out=q_g)
+    q_a = np.subtract(a_s, a_f)
+    np.abs(q_a, out=q_a)
+    q_a /= _HALF_PI
+    np.subtract(1.0, q_a, out=q_a)  # A^{XF} = 1 - |α_X - α_F|/(π/2)
+    q_a -= 0.8
+    q_a *= -22.0
+    np.exp(q_a, out=q_a)
+    q_a += 1.0
+    np.divide(0.9879, q_a, out=q_a)
+    q_g *= q_a
+    return q_g
 
 
 def Qabf(
@@ -100,8 +116,11 @@ def Qabf(
     q_af = _qabf_preservation(g_a, a_a, g_f, a_f)
     q_bf = _qabf_preservation(g_b, a_b, g_f, a_f)
     den = np.sum(g_a + g_b)
+    q_af *= g_a
+    q_bf *= g_b
+    q_af += q_bf
     with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.sum(q_af * g_a + q_bf * g_b) / den)
+        return float(np.sum(q_af) / den)
 
 
 

@@ -65,7 +65,9 @@ def _window(variant: str) -> Callable[[np.ndarray], np.ndarray]:
 
 def _moments(x: np.ndarray, filt: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     mu = filt(x)
-    return mu, filt(x * x) - mu * mu
+    var = filt(x * x)
+    var -= mu * mu
+    return mu, var
 
 
 def _maps_from(
@@ -81,10 +83,23 @@ def _maps_from(
     c1 = (k1 * dynamic_range) ** 2
     c2 = (k2 * dynamic_range) ** 2
     (mx, sxx), (my, syy) = mom_x, mom_y
+    # cs = (2 σ_xy + C2)/(σ_x² + σ_y² + C2); ssim = (2 μ_x μ_y + C1)/(μ_x² + μ_y² + C1) · cs
     mxy = mx * my
-    sxy = filt(x * y) - mxy
-    cs = (2.0 * sxy + c2) / (sxx + syy + c2)
-    return (2.0 * mxy + c1) / (mx * mx + my * my + c1) * cs, cs
+    cs = filt(x * y)
+    cs -= mxy
+    cs *= 2.0
+    cs += c2
+    den = sxx + syy
+    den += c2
+    cs /= den
+    mxy *= 2.0
+    mxy += c1
+    np.multiply(mx, mx, out=den)
+    den += my * my
+    den += c1
+    mxy /= den
+    mxy *= cs
+    return mxy, cs
 
 
 def _ssim_pair(x: np.ndarray, y: np.ndarray, variant: str, dynamic_range: float) -> float:
