@@ -204,7 +204,7 @@ def degrade(
     res = build_benchmark(input_dir, output_dir, preset or "demmi-rf", seed=seed, settings=settings, overwrite=overwrite)
     _print_failures(res.failed, res.unmatched)
     for line in res.lines():
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if res.failed:
         raise typer.Exit(1)
 
