@@ -15,7 +15,7 @@ from torch import nn
 from mmfuse.errors import ConfigError, InputError, OutputExistsError
 from mmfuse.io import read_image, rgb_to_ycbcr
 from mmfuse.models.base import TorchFusionMethod, load_weights_file
-from mmfuse.models.registry import register_arch
+from mmfuse.models import registry
 from mmfuse.train import TrainingDiverged, export_run, prepare_batch, train
 from mmfuse.train.optim import lr_factor
 
@@ -224,7 +224,17 @@ def test_prepare_batch_luminance():
 # --------------------------------------------------------------------------- contract probes
 
 
-@register_arch("test-stage-probe")
+@pytest.fixture(scope="module", autouse=True)
+def _probe_archs():
+    """Register the probe architectures below for this module only (other tests see the real registry)."""
+    registry.list_archs()  # import mmfuse.models first
+    for name, cls in (("test-stage-probe", StageProbe), ("test-diverging", Diverging)):
+        registry.register_arch(name)(cls)
+    yield
+    for name in ("test-stage-probe", "test-diverging"):
+        registry._ARCHS.pop(name, None)  # no public unregister: the registry is append-only by design
+
+
 class StageProbe(nn.Module):
     """Records how the engine calls it: stage names, the inputs each stage saw."""
 
@@ -292,7 +302,6 @@ def test_sigint_checkpoints_and_stops(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-@register_arch("test-diverging")
 class Diverging(nn.Module):
     size_multiple = 1
     vis_mode = "y"

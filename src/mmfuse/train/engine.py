@@ -46,7 +46,7 @@ from mmfuse.errors import ConfigError, InputError, MMFuseError
 from mmfuse.io import pad_to_multiple
 from mmfuse.train import checkpoint as ckpt_io
 from mmfuse.train.config import StageConfig, TrainConfig, apply_overrides, config_from_dict, config_to_dict, load_config, read_yaml, save_config
-from mmfuse.train.datasets import build_train_stream, build_val_items, check_data
+from mmfuse.train.datasets import build_source, build_train_stream, build_val_items, check_data
 from mmfuse.train.distributed import (
     DistInfo,
     all_gather_objects,
@@ -275,8 +275,12 @@ class Trainer:
             rngs = self.ckpt.state.get("rng") or []
             if len(rngs) == dist.world_size:
                 ckpt_io.set_rng_state(rngs[dist.rank])
+        # every rank checks the metric names and validation folders (an error on rank 0 alone
+        # would leave the others waiting); rank 0 alone loads and scores the validation pairs
+        self._metrics_fn = self._metrics_backend() if cfg.data.val else None
+        for src in cfg.data.val:
+            build_source(src, "val", cache=False)
         self.val_items = build_val_items(cfg.data, cfg.seed, max_items=cfg.validation.max_items, crop=cfg.validation.crop) if dist.is_main else []
-        self._metrics_fn = self._metrics_backend() if self.val_items else None
         self.last_losses: dict[str, float] = {}
         self.last_val: dict[str, float] = {}
         self._t0 = time.perf_counter()
