@@ -1,0 +1,307 @@
+"""Tests of TG-ECNet (mmfuse.models.tgecnet): architecture, stages, gating, report, shipped weights."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from mmfuse.degrade import apply_setting, load_preset
+from mmfuse.io import read_image, rgb_to_ycbcr
+from mmfuse.models.base import TorchFusionMethod
+from mmfuse.models.tgecnet import (
+    DEGRADATION_NAMES,
+    NOISE_LEVELS,
+    TaskMoE,
+    TGECNet,
+    setting_from_probs,
+    setting_labels,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = dict(
+    dim=8,
+    num_blocks=[1, 1, 1, 1],
+    num_refinement_blocks=1,
+    heads=[1, 2, 2, 4],
+    stem_stride=2,
+    num_experts=4,
+    top_k=2,
+    expert_ffn=1.0,
+    atom_num=4,
+    atom_dim=16,
+    prompt_hidden=8,
+    prompt_cond=8,
+    prompt_dims=[8, 8, 16],
+    prompt_len=2,
+    prompt_sizes=[8, 4, 4],
+    fusion_blocks=1,
+    chroma_head=True,
+    chroma_width=8,
+    degradation_probe=True,
+)
+
+
+def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    vis_c = torch.rand(b, 3, size, size, generator=g)
+    ir_c = torch.rand(b, 1, size, size, generator=g)
+    return {
+        "ir": (ir_c + 0.1 * torch.randn(ir_c.shape, generator=g)).clamp(0, 1),
+        "vis": (vis_c + 0.1 * torch.randn(vis_c.shape, generator=g)).clamp(0, 1),
+        "ir_clean": ir_c,
+        "vis_clean": vis_c,
+        "vis_label": torch.tensor([[3, 1, 0, 0]] * b),
+        "ir_label": torch.tensor([[0, 0, 0, 1]] * b),
+    }
+
+
+def test_paper_config_parameter_count() -> None:
+    """tgecnet-paper: 40,000,426 parameters = the spec's 40,215,722 minus PromptIR's 215,296 unused convs."""
+    cfg = yaml.safe_load((ROOT / "configs" / "tgecnet-paper.yaml").read_text())
+    kwargs = {k: v for k, v in cfg["model"].items() if k != "name"}
+    net = TGECNet(**kwargs)
+    total = sum(p.numel() for p in net.parameters())
+    fusion = sum(p.numel() for _, p in net.fusion_parameters())
+    assert total == 40_000_426
+    assert total + 215_296 == 40_215_722  # spec §2.8 count includes chnl_reduce1-3 + reduce_noise_channel_1-3
+    assert fusion == 1_627_279  # spec §7.5: trainable in stage 2 at full scale
+    # per-expert size at C = 48 (spec §2.4: 12,367 incl. biases)
+    expert = net.degrad_moe["1"].moe.experts[0]
+    assert sum(p.numel() for p in expert.parameters()) == 12_367
+
+
+def test_paper_config_forward_cpu() -> None:
+    cfg = yaml.safe_load((ROOT / "configs" / "tgecnet-paper.yaml").read_text())
+    net = TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}).eval()
+    with torch.inference_mode():
+        out = net(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64))
+    assert out["fused"].shape == (1, 1, 64, 64)
+    assert torch.isfinite(out["fused"]).all()
+
+
+def test_forward_any_size_through_fusion_method() -> None:
+    torch.manual_seed(0)
+    net = TGECNet(**TINY)
+    method = TorchFusionMethod(net)
+    assert method.size_multiple == 16 and method.output == "rgb"
+    rng = np.random.default_rng(0)
+    ir = rng.random((37, 45), dtype=np.float32)
+    vis = rng.random((37, 45, 3), dtype=np.float32)
+    fused, info = method.fuse(ir, vis, return_info=True)
+    assert fused.shape == (37, 45, 3) and fused.dtype == np.float32
+    assert 0.0 <= fused.min() and fused.max() <= 1.0
+    gray = method.fuse(ir, vis[..., 0])
+    assert gray.shape == (37, 45)
+    assert info["degradation"] in {"clean"} | {n for n in _all_setting_names()}
+
+
+def test_wrong_size_is_a_shape_error() -> None:
+    net = TGECNet(**TINY)
+    with pytest.raises(Exception, match="multiples of 16"):
+        net(torch.rand(1, 1, 24, 24), torch.rand(1, 1, 24, 24))
+
+
+def _all_setting_names() -> list[str]:
+    return [s.name for s in load_preset("demmi-rf").settings]
+
+
+def test_setting_labels_round_trip() -> None:
+    """Every DeMMI-RF setting name maps to probe labels and back to the same name."""
+    for name in _all_setting_names():
+        lab = setting_labels(name)
+        noise = [0.0] * len(NOISE_LEVELS)
+        noise[lab["noise"]] = 1.0
+        assert setting_from_probs(noise, lab["haze"], lab["defocus"], lab["stripe"]) == name
+    assert set(DEGRADATION_NAMES) <= set(_all_setting_names())
+    with pytest.raises(Exception, match="unknown degradation"):
+        setting_labels("noise15+rain")
+
+
+@pytest.mark.parametrize("stage", ["restore", "fusion", "joint"])
+def test_gradients_reach_every_trainable_parameter(stage: str) -> None:
+    torch.manual_seed(1)
+    net = TGECNet(**{**TINY, "moe_dispatch": "dense"}).train()
+    batch = _batch()
+    out = net.forward_stage(stage, batch)
+    losses = net.training_losses(batch, out, stage, {})
+    assert set(losses) >= {"total"} and torch.isfinite(losses["total"])
+    losses["total"].backward()
+    if stage == "restore":
+        expected = [n for n, _ in net.restoration_parameters()]
+        unused = [n for n, _ in net.fusion_parameters()]
+    elif stage == "fusion":
+        expected = [n for n, _ in net.fusion_parameters()]
+        unused = []
+    else:
+        expected, unused = [n for n, _ in net.named_parameters()], []
+    params = dict(net.named_parameters())
+    missing = [n for n in expected if params[n].grad is None]
+    assert not missing, f"no gradient for {missing[:5]}"
+    assert all(params[n].grad is None for n in unused)
+    # the loss terms of the stage are present
+    if stage in ("restore", "joint"):
+        assert {"l1", "grad", "load", "probe"} <= set(losses)
+    if stage in ("fusion", "joint"):
+        assert {"fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_load", "chroma"} <= set(losses)
+
+
+def test_stage2_freezing_keeps_restoration_unchanged() -> None:
+    torch.manual_seed(2)
+    net = TGECNet(**TINY)
+    for _, p in net.restoration_parameters():
+        p.requires_grad_(False)
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    batch = _batch(seed=3)
+    net.eval()
+    with torch.no_grad():
+        r0 = net.restore(rgb_to_ycbcr_t(batch["vis"]))["restored"]
+    net.train()
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.01)
+    out = net.forward_stage("fusion", batch)
+    net.training_losses(batch, out, "fusion", {})["total"].backward()
+    opt.step()
+    after = dict(net.named_parameters())
+    for n, _ in net.restoration_parameters():
+        assert torch.equal(before[n], after[n].detach()), n
+    changed = [n for n, _ in net.fusion_parameters() if not torch.equal(before[n], after[n].detach())]
+    assert "param_alpha" in changed and any(n.startswith("output_fusion") for n in changed)
+    net.eval()
+    with torch.no_grad():
+        r1 = net.restore(rgb_to_ycbcr_t(batch["vis"]))["restored"]
+    assert torch.equal(r0, r1)
+
+
+def rgb_to_ycbcr_t(x: torch.Tensor) -> torch.Tensor:
+    from mmfuse.nn.ops import rgb_to_ycbcr as f
+
+    return f(x)[:, :1]
+
+
+@pytest.mark.parametrize("dispatch", ["sparse", "dense"])
+def test_taskmoe_top_k_and_weights(dispatch: str) -> None:
+    torch.manual_seed(4)
+    moe = TaskMoE(8, 16, num_experts=5, top_k=2, expert_ffn=1.0, dispatch=dispatch).eval()
+    x, prompt = torch.randn(3, 8, 6, 7), torch.randn(3, 16)
+    y, loss, per_image = moe(x, prompt)
+    assert y.shape == x.shape and loss.ndim == 0
+    assert per_image.shape == (3, 5)
+    torch.testing.assert_close(per_image.sum(1), torch.ones(3))
+    # exactly K experts per token
+    units = x.permute(0, 2, 3, 1).reshape(-1, 8)
+    gate = moe.moe.routers[0](moe.moe._gate_vectors(x, units, moe.prompt_proj(prompt)))
+    assert ((gate.gates > 0).sum(1) == 2).all()
+    # linear combine = sum of the K selected experts weighted by their gates (+ residual)
+    manual = torch.zeros_like(units)
+    for j in range(2):
+        for e in range(5):
+            sel = gate.top_indices[:, j] == e
+            manual[sel] += gate.top_gates[sel, j : j + 1] * moe.moe.experts[e](units[sel])
+    torch.testing.assert_close(y.permute(0, 2, 3, 1).reshape(-1, 8), units + manual, rtol=1e-4, atol=1e-5)
+
+
+def test_dense_and_sparse_dispatch_agree() -> None:
+    torch.manual_seed(5)
+    a = TaskMoE(8, 16, num_experts=5, top_k=3, dispatch="sparse", combine="logspace").eval()
+    b = TaskMoE(8, 16, num_experts=5, top_k=3, dispatch="dense", combine="logspace").eval()
+    b.load_state_dict(a.state_dict())
+    x, p = torch.randn(2, 8, 5, 5), torch.randn(2, 16)
+    torch.testing.assert_close(a(x, p)[0], b(x, p)[0], rtol=1e-4, atol=1e-5)
+    lin = TaskMoE(8, 16, num_experts=5, top_k=3, dispatch="dense", combine="linear").eval()
+    lin.load_state_dict(a.state_dict())
+    assert not torch.allclose(lin(x, p)[0], b(x, p)[0])
+
+
+def test_ablation_switches_change_the_network() -> None:
+    base = sum(p.numel() for p in TGECNet(**TINY).parameters())
+    no_res = TGECNet(**{**TINY, "moe_levels": []})
+    assert len(no_res.degrad_moe) == 0
+    no_fus = TGECNet(**{**TINY, "fusion_moe": False})
+    assert no_fus.fusion_moe is None and no_fus.task_prompt_fusion is None
+    no_task = TGECNet(**{**TINY, "task_gating": False})
+    assert no_task.degrad_moe["1"].prompt_proj is None
+    assert sum(p.numel() for p in no_res.parameters()) < base
+    out = no_task(torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32))
+    assert out["fused"].shape == (1, 3, 32, 32)
+    with pytest.raises(Exception, match="top_k"):
+        TGECNet(**{**TINY, "num_experts": 3, "top_k": 4})
+
+
+def test_describe_structure() -> None:
+    torch.manual_seed(6)
+    net = TGECNet(**TINY).eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32))
+    info = net.describe(out)
+    json.dumps(info)
+    assert info["degradation"] in ["clean", *_all_setting_names()]
+    assert set(info["probabilities"]) == set(DEGRADATION_NAMES)
+    assert set(info["expert_weights"]) == {
+        "vis_level1", "vis_level2", "vis_level3", "ir_level1", "ir_level2", "ir_level3", "fusion"
+    }
+    for w in info["expert_weights"].values():
+        assert len(w) == 4 and abs(sum(w) - 1) < 1e-3
+
+
+# ------------------------------------------------------------------ shipped weights
+
+
+WEIGHTS = ROOT / "src" / "mmfuse" / "weights" / "tgecnet-small.safetensors"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TorchFusionMethod:
+    from mmfuse.models.registry import load
+
+    return load("tgecnet-small")  # type: ignore[return-value]
+
+
+def test_shipped_weights_fuse_real_pair(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
+    assert WEIGHTS.stat().st_size < 8_000_000
+    ir = read_image(ivif_dir / "ir" / "FLIR_04593.jpg", "gray")
+    vis = read_image(ivif_dir / "vi" / "FLIR_04593.jpg", "rgb")
+    fused, info = shipped.fuse(ir, vis, return_info=True)
+    assert fused.shape == vis.shape and fused.dtype == np.float32
+    assert info["method"] == "tgecnet-small" and "degradation" in info
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
+    """On a held-out RoadScene pair with σ=50 noise the restored VIS-Y and the restored chroma
+    are closer to the clean image than the noisy input, and the gate names the noise."""
+    ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
+    vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
+    h, w = (ir.shape[0] // 16) * 16, (ir.shape[1] // 16) * 16
+    ir, vis = ir[:h, :w], vis[:h, :w]
+    _, vis_d, _ = apply_setting(ir, vis, load_preset("demmi-rf").setting("noise50"), 0)
+    net = shipped.network
+    with torch.inference_mode():
+        out = net(torch.from_numpy(ir)[None, None], torch.from_numpy(vis_d.transpose(2, 0, 1))[None])
+    clean_ycc, noisy_ycc = rgb_to_ycbcr(vis), rgb_to_ycbcr(vis_d)
+    restored_y = out["restored_vis"][0, 0].clamp(0, 1).numpy()
+    assert _psnr(restored_y, clean_ycc[..., 0]) > _psnr(noisy_ycc[..., 0], clean_ycc[..., 0]) + 3.0
+    cbcr = out["cbcr"][0].numpy().transpose(1, 2, 0)
+    assert np.abs(cbcr - clean_ycc[..., 1:]).mean() < 0.5 * np.abs(noisy_ycc[..., 1:] - clean_ycc[..., 1:]).mean()
+    assert "noise50" in net.describe(out)["degradation"]
+
+
+def test_cli_fuse_report(tmp_path: Path, ivif_dir: Path) -> None:
+    from tests.conftest import run_cli
+
+    out = tmp_path / "f.png"
+    rep = tmp_path / "r.json"
+    res = run_cli("fuse", ivif_dir / "ir" / "FLIR_04722.jpg", ivif_dir / "vi" / "FLIR_04722.jpg", "-o", out,
+                  "--method", "tgecnet-small", "--report", "--report-json", rep)
+    assert res.returncode == 0, res.stderr
+    assert "degradation:" in res.stdout and "expert_weights:" in res.stdout
+    data = json.loads(rep.read_text())["FLIR_04722"]
+    assert data["method"] == "tgecnet-small"
+    assert data["degradation"] in ["clean", *_all_setting_names()]
+    assert out.is_file()
