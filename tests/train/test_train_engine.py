@@ -190,6 +190,15 @@ def test_run_folder_errors(tmp_path):
         train(resume=run, out=tmp_path / "other")
     done = train(resume=run)  # nothing left to do
     assert done.step == 1 and done.start_step == 1 and done.completed
+    # a run killed before its first checkpoint starts over in its folder
+    before = _weights(run)
+    import shutil
+
+    shutil.rmtree(run / "checkpoints")
+    again = train(resume=run)
+    assert again.start_step == 0 and again.step == 1
+    assert _same(_weights(run), before)
+    assert [r["step"] for r in _rows(run)] == ["1"]
 
 
 @pytest.mark.parametrize(
