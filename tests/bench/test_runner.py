@@ -195,6 +195,7 @@ def test_errors_are_raised_before_any_work(tiny_bench, tmp_path):
         (dict(methods=["gff"], settings="noise25,fog"), "unknown setting 'fog'"),
         (dict(methods=["gff"], metrics="CC,NOPE"), "NOPE"),
         (dict(methods=["gff"], workers=-1), "workers"),
+        (dict(methods=["gff"], profile="nope"), "nope"),
     ]
     for kwargs, msg in cases:
         methods = kwargs.pop("methods")
