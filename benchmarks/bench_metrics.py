@@ -3,6 +3,11 @@
 Usage::
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_metrics.py [--repeat 5] [--threads 1]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_metrics.py --oracles
+
+``--oracles`` instead prints the agreement with the three toolbox oracles in
+``tests/data/metrics`` (median and maximum relative error per metric, and the worst row), the
+numbers quoted in ``docs/metrics.md``.
 
 Reports, for ``mmfuse.metrics.evaluate`` end to end (8-bit conversion, grey conversion, all 13
 metrics AG, CE, EI, EN, MI, PSNR, Qabf, Qcb, Qcv, RMSE, SF, SSIM, SD):
@@ -48,13 +53,60 @@ def _times(fn, repeat: int) -> tuple[float, float, float]:
     return min(wall), statistics.median(wall), min(cpu)
 
 
+def oracle_report() -> None:
+    """Median / max relative error per metric against the VIFB, Tang and CDDFuse oracles."""
+    import csv
+
+    from mmfuse.metrics import evaluate_many
+
+    names = {
+        "Avg_gradient": "AG", "Cross_entropy": "CE", "Edge_intensity": "EI", "Entropy": "EN",
+        "Mutinf": "MI", "Psnr": "PSNR", "Qabf": "Qabf", "Qcb": "Qcb", "Qcv": "Qcv", "Rmse": "RMSE",
+        "Spatial_frequency": "SF", "Ssim": "SSIM", "Variance": "SD",
+    }  # fmt: skip
+    tables: dict[str, dict[tuple[str, str], dict[str, float]]] = {"vifb": {}, "tang": {}, "cddfuse": {}}
+    with open(VIFB / "matlab_values.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            tables["vifb"].setdefault((row["image"], row["method"]), {})[names[row["metric"]]] = float(row["value"])
+    for prof in ("tang", "cddfuse"):
+        with open(VIFB.parent / prof / f"{prof}_values.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                key = (row["image"], row["method"])
+                tables[prof][key] = {k: float(v) for k, v in row.items() if k not in ("image", "method")}
+
+    def load(p: Path) -> np.ndarray:
+        return np.asarray(Image.open(p))
+
+    for prof, table in tables.items():
+        errors: dict[str, list[tuple[float, str]]] = {}
+        for image in sorted({img for img, _ in table}):
+            methods = sorted(m for img, m in table if img == image)
+            ir = load(VIFB / "input" / "IR" / f"{image}.jpg")
+            vi = load(VIFB / "input" / "VI" / f"{image}.jpg")
+            fused = [load(VIFB / "fused" / f"{image}_{m}.jpg") for m in methods]
+            metrics = list(table[(image, methods[0])])
+            for m, got in zip(methods, evaluate_many(fused, ir, vi, profile=prof, metrics=metrics)):
+                for k, ref in table[(image, m)].items():
+                    errors.setdefault(k, []).append((abs(got[k] - ref) / abs(ref), f"{image}/{m}"))
+        n = len(table)
+        print(f"profile {prof}: {n} rows")
+        for k, errs in errors.items():
+            e = np.array([v for v, _ in errs])
+            worst = max(errs)
+            print(f"  {k:9s} median {np.median(e):.1e}  max {worst[0]:.1e}  ({worst[1]})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", default="labMan")
     ap.add_argument("--method", default="IFCNN")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="OpenCV threads (default: OpenCV's choice)")
+    ap.add_argument("--oracles", action="store_true", help="print the agreement with the toolbox oracles instead")
     args = ap.parse_args()
+    if args.oracles:
+        oracle_report()
+        return
     if args.threads is not None:
         import cv2
 

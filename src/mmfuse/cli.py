@@ -287,6 +287,38 @@ def bench_cmd(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+@handle_errors
+def eval_cmd(
+    fused: Path = typer.Option(..., "--fused", help="Folder of fused images.", show_default=False),
+    ir: Path = typer.Option(..., "--ir", help="Folder of infrared inputs (paired with the fused images by file name).", show_default=False),
+    vi: Path = typer.Option(..., "--vi", help="Folder of visible inputs.", show_default=False),
+    ir_ref: Optional[Path] = typer.Option(None, "--ir-ref", help="Clean infrared references (degraded fusion): reference-based metrics use them."),
+    vi_ref: Optional[Path] = typer.Option(None, "--vi-ref", help="Clean visible references (degraded fusion)."),
+    profile: str = typer.Option("mmfuse", "--profile", help="Metric conventions: mmfuse, vifb, tang, cddfuse (see docs/metrics.md)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics, or 'all' (default: the profile's set)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV to write: name + one column per metric (and a .json sidecar)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing CSV."),
+) -> None:
+    """Score fused images against their sources (paired by file name); print the mean of each metric."""
+    from mmfuse.metrics import evaluate_folders
+
+    res = evaluate_folders(fused, ir, vi, ir_ref, vi_ref, profile=profile, metrics=metrics, output_csv=output, overwrite=overwrite)
+    _print_failures(res.failures, [])
+    refs = ", ".join(f"{k}={v}" for k, v in res.references.items())
+    console.print(f"mean of {len(res.rows)} image(s), profile {res.profile}, references {refs}", markup=False, highlight=False)
+    table = Table()
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    for name in res.metrics:
+        table.add_row(name, f"{res.mean[name]:.6g}")
+    console.print(table)
+    if output is not None:
+        console.print(f"wrote {output} and {output}.json", markup=False, highlight=False)
+    if res.failures:
+        raise typer.Exit(1)
+
+
 # --- end of subsystem commands ---
 
 
