@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/tgecnet-eval}
-METHODS=${2:-tgecnet-small,average,max,laplacian,gff,cascade:auto+gff,cascade:auto+laplacian}
+METHODS=${2:-tgecnet-small,average,laplacian,gff,cascade:auto+gff}
 SETTINGS=clean,noise15,noise25,noise50,haze,defocus,stripe,noise50+haze+defocus+stripe
 METRICS=CC,MSE,PSNR,Nabf,MS_SSIM,Qabf,VIF,SSIM
 export PYTHONPATH=src OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -20,6 +20,11 @@ parameters actually drawn), which is what ``docs/degradations.md`` shows.
 prints the per-image parameters the ``drmf`` and ``lure`` presets' ranges come from::
 
     PYTHONPATH=src .venv/bin/python scripts/render_degradations.py --calibrate ../shared/data/degraded/drmf-lowlight
+
+``--time`` measures the CPU cost of :class:`mmfuse.data.degraded.OnTheFlyDegradation` on 128×128
+crops of ``tests/data/ivif`` (the number quoted in ``docs/degradations.md``)::
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python scripts/render_degradations.py --time
 """
 from __future__ import annotations
 
@@ -133,6 +138,34 @@ def calibrate(root: Path) -> list[str]:
     return rows
 
 
+def time_on_the_fly(epochs: int = 50) -> list[str]:
+    """CPU milliseconds per item of the on-the-fly wrapper (crop included) and of the crop alone."""
+    import time
+
+    from mmfuse.data import PairedFolderDataset, RandomCropFlip
+    from mmfuse.data.degraded import OnTheFlyDegradation
+
+    crops = RandomCropFlip(PairedFolderDataset(ROOT / "tests" / "data" / "ivif").preload(), 128, seed=0)
+    lines = []
+    for preset in ("demmi-rf", "ems", "weather", "lure", "drmf"):
+        wrapper = OnTheFlyDegradation(crops, preset, seed=0)
+        t0 = time.process_time()
+        for epoch in range(epochs):
+            crops.set_epoch(epoch)
+            wrapper.set_epoch(epoch)
+            for i in range(len(wrapper)):
+                wrapper[i]
+        t1 = time.process_time()
+        for epoch in range(epochs):
+            crops.set_epoch(epoch)
+            for i in range(len(crops)):
+                crops[i]
+        t2 = time.process_time()
+        n = epochs * len(crops)
+        lines.append(f"| {preset} | {(t1 - t0) / n * 1e3:.1f} | {(t2 - t1) / n * 1e3:.2f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "degrade", help="output folder")
@@ -141,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="native-resolution crop of the 516x274 sample")
     ap.add_argument("--overwrite", action="store_true", help="replace existing pictures")
     ap.add_argument("--calibrate", type=Path, metavar="DIR", help="fit low-light / low-contrast models instead")
+    ap.add_argument("--time", action="store_true", help="time the on-the-fly wrapper instead")
     args = ap.parse_args(argv)
+    if args.time:
+        print("| preset | ms CPU per 128x128 item (crop + degradation) | crop alone |")
+        print("|---|---|---|")
+        print("\n".join(time_on_the_fly()))
+        return 0
     if args.calibrate is not None:
         print("| image | VIS gain | VIS gamma | IR factor | IR shift |")
         print("|---|---|---|---|---|")

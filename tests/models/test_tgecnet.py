@@ -46,6 +46,15 @@ TINY = dict(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: the tiny tensors here only lose time to thread hand-offs on a busy CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     vis_c = torch.rand(b, 3, size, size, generator=g)
@@ -120,6 +129,9 @@ def test_setting_labels_round_trip() -> None:
     assert set(DEGRADATION_NAMES) <= set(_all_setting_names())
     with pytest.raises(Exception, match="unknown degradation"):
         setting_labels("noise15+rain")
+    lab = TGECNet.labels_from_settings(["noise25+haze+stripe", "clean"])
+    assert lab["vis_label"].tolist() == [[2, 1, 0, 0], [0, 0, 0, 0]]
+    assert lab["ir_label"].tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]]
 
 
 @pytest.mark.parametrize("stage", ["restore", "fusion", "joint"])

@@ -17,7 +17,7 @@ as ``epoch_aware``).
 
 The degradations run per sample in numpy (in the DataLoader workers); mmfuse has no torch
 versions of the operators because per-sample numpy on training crops is fast enough
-(a few ms per 128×128 crop, see ``docs/degradations.md``).
+(about 2 ms of CPU per 128×128 crop, see ``docs/degradations.md``).
 """
 from __future__ import annotations
 

@@ -624,6 +624,17 @@ class TGECNet(nn.Module):
     def _y(x: Tensor) -> Tensor:
         return rgb_to_ycbcr(x)[:, :1] if x.shape[1] == 3 else x
 
+    @staticmethod
+    def labels_from_settings(settings: list[str] | tuple[str, ...], device: torch.device | str = "cpu") -> dict[str, Tensor]:
+        """Probe targets ``{"vis_label", "ir_label"}`` ``(B, 4)`` from DeMMI-RF setting names (engine batches
+        carry ``"setting"``): the visible image has the noise/haze/defocus parts, the infrared the stripe."""
+        vis, ir = [], []
+        for name in settings:
+            lab = setting_labels(name)
+            vis.append([lab["noise"], lab["haze"], lab["defocus"], 0])
+            ir.append([0, 0, 0, lab["stripe"]])
+        return {"vis_label": torch.tensor(vis, device=device), "ir_label": torch.tensor(ir, device=device)}
+
     def _probe_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Cross-entropy of the noise head + binary cross-entropy of haze/defocus/stripe.
 
@@ -674,6 +685,8 @@ class TGECNet(nn.Module):
             terms["grad"] = F.l1_loss(gradient_magnitude(clean), gradient_magnitude(rest))
             terms["load"] = load
             total = total + w["l1"] * terms["l1"] + w["grad"] * terms["grad"] + w["load"] * terms["load"]
+            if probe is not None and "vis_label" not in batch and isinstance(batch.get("setting"), (list, tuple)):
+                batch = {**batch, **self.labels_from_settings(batch["setting"], probe.device)}
             if probe is not None and "vis_label" in batch and "ir_label" in batch:
                 labels = torch.cat([batch["vis_label"], batch["ir_label"]], 0)
                 terms["probe"] = self._probe_loss(probe, labels)
