@@ -190,6 +190,7 @@ def save_weights_file(path: str | os.PathLike, state_dict: dict[str, torch.Tenso
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta, sort_keys=True)})
+        os.chmod(tmp, 0o644)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
