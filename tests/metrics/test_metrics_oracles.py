@@ -59,7 +59,7 @@ TANG = read_table("tang")
 CDD = read_table("cddfuse")
 
 
-def _check_table(rows: list[dict[str, str]], profile: str, rel_tol: float) -> None:
+def _check_table(rows: list[dict[str, str]], profile: str, rel_tol: float, overrides: dict[str, float]) -> None:
     cols = [c for c in rows[0] if c not in ("image", "method")]
     bad = []
     for row in rows:
@@ -67,7 +67,7 @@ def _check_table(rows: list[dict[str, str]], profile: str, rel_tol: float) -> No
         got = evaluate(fused, ir, vi, profile=profile, metrics=cols)
         for c in cols:
             ref = float(row[c])
-            if not abs(got[c] - ref) <= rel_tol * abs(ref):
+            if not abs(got[c] - ref) <= overrides.get(c, rel_tol) * abs(ref):
                 bad.append(f"{row['image']}/{row['method']}/{c}: got {got[c]:.10g}, oracle {ref:.10g}")
     assert not bad, "; ".join(bad)
 
@@ -75,10 +75,12 @@ def _check_table(rows: list[dict[str, str]], profile: str, rel_tol: float) -> No
 def test_tang_oracle() -> None:
     """Tang toolbox values (10 significant digits): EN, MI (with the 254/255 saturation), SD, SF,
     MSE on [0,1], PSNR (+48.13 dB), VIF, AG, SCD, CC, Qabf, Nabf (toolbox argument order) and
-    MEF_SSIM (the toolbox's "MS_SSIM"). Measured agreement ≤ 8e-9 relative (VIF; the others
-    ≤ 4e-10), the level of summation-order differences between Octave and numpy/OpenCV."""
+    MEF_SSIM (the toolbox's "MS_SSIM"). Measured agreement ≤ 4e-10 relative (values have 10
+    significant digits), except VIF (≤ 1.6e-8): its local variances come from E[x²] − μ² and
+    are compared with 1e-10 thresholds, so the filter's summation order (Octave's filter2 vs
+    OpenCV) decides a few near-flat pixels."""
     assert len(TANG) == 24
-    _check_table(TANG, "tang", 2e-8)
+    _check_table(TANG, "tang", 1e-9, {"VIF": 5e-8})
 
 
 def test_cddfuse_oracle() -> None:
@@ -87,7 +89,7 @@ def test_cddfuse_oracle() -> None:
     mmfuse computes in float64. Measured agreement ≤ 2e-7 relative; SSIM (computed here by
     scikit-image on float32, as the Evaluator did) and MI/EN/VIF agree to ≤ 1e-8."""
     assert len(CDD) == 24
-    _check_table(CDD, "cddfuse", 1e-6)
+    _check_table(CDD, "cddfuse", 1e-6, {})
 
 
 def test_tang_nabf_intended_order_published_value() -> None:
