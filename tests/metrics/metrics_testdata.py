@@ -32,7 +32,7 @@ VIFB_NAMES = {
 @lru_cache(maxsize=64)
 def load_u8(path: str) -> np.ndarray:
     """An image as MATLAB's imread returns it (uint8, gray or RGB); PIL decodes the VIFB JPEGs
-    identically to MATLAB (spec §0.3) and to OpenCV (checked on all 21 inputs and 252 outputs)."""
+    identically to MATLAB (spec §0.3) and to OpenCV (checked on all 42 inputs and 252 outputs)."""
     arr = np.asarray(Image.open(path))
     arr.setflags(write=False)
     return arr

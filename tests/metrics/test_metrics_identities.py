@@ -197,6 +197,17 @@ def test_fmi_against_loop_transliteration(small_triplet) -> None:
 
     d = [dctn(v, type=2, norm="ortho") for v in (a, b, f)]
     assert M.FMI_dct(f, a, b) == pytest.approx(_fmi_loop(d[0], d[1], d[2]), rel=1e-9)
+    # FMI_w: the [cA cH; cV cD] mosaic of a one-level DWT, min-max rescaled (Haar here, so that
+    # the mosaic stays as small as the image; the default is PyWavelets' dmey).
+    import pywt
+
+    def mosaic(v: np.ndarray) -> np.ndarray:
+        ca, (ch, cv, cd) = pywt.dwt2(v, "haar", mode="symmetric")
+        m = np.vstack([np.hstack([ca, ch]), np.hstack([cv, cd])])
+        return (m - m.min()) / (m.max() - m.min())
+
+    w = [mosaic(v) for v in (a, b, f)]
+    assert M.FMI_w(f, a, b, wavelet="haar") == pytest.approx(_fmi_loop(w[0], w[1], w[2]), rel=1e-9)
 
 
 def test_fmi_identities(small_triplet) -> None:
