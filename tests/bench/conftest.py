@@ -1,4 +1,4 @@
-"""A tiny benchmark (2 pairs x 2 settings) built from cropped test images with mmfuse.degrade."""
+"""A tiny benchmark (2 pairs x 2 settings: stripe, noise25+stripe) built from cropped test images with mmfuse.degrade."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ NAMES = ("FLIR_04593", "FLIR_04722")
 
 
 def make_tiny_benchmark(data_dir: Path, root: Path) -> Path:
-    """Crop two RoadScene pairs to 96x128 and build the noise25 + stripe settings of demmi-rf."""
+    """Crop two RoadScene pairs to 96x128 and build the stripe and noise25+stripe settings of demmi-rf."""
     src = root / "src"
     for name in NAMES:
         ir = read_image(data_dir / "ivif" / "ir" / f"{name}.jpg", mode="gray")[40:136, 60:188]
@@ -20,7 +20,7 @@ def make_tiny_benchmark(data_dir: Path, root: Path) -> Path:
         write_image(src / "ir" / f"{name}.png", ir)
         write_image(src / "vi" / f"{name}.png", vi)
     bench = root / "bench"
-    build_benchmark(src, bench, "demmi-rf", settings="noise25,stripe", seed=0, progress=False)
+    build_benchmark(src, bench, "demmi-rf", settings="stripe,noise25+stripe", seed=0, progress=False)
     return bench
 
 

@@ -39,11 +39,11 @@ def run_once(tiny_bench, tmp_path_factory):
 def test_end_to_end_tables(run_once):
     result, out = run_once
     assert result.ok and result.computed == 8 and result.reused == 0
-    assert result.settings == ["noise25", "stripe"] and result.methods == METHODS
+    assert result.settings == ["stripe", "noise25+stripe"] and result.methods == METHODS
     rows = read_csv(out / "results.csv")
     assert list(rows[0]) == ["setting", "method", "name", *METRIC_LIST, "ms"]
     assert [(r["setting"], r["method"], r["name"]) for r in rows] == [
-        (s, m, n) for s in ("noise25", "stripe") for m in METHODS for n in NAMES
+        (s, m, n) for s in ("stripe", "noise25+stripe") for m in METHODS for n in NAMES
     ]
     assert all(float(r["ms"]) > 0 for r in rows)
     summary = read_csv(out / "summary.csv")
@@ -60,11 +60,12 @@ def test_end_to_end_tables(run_once):
     rec = json.loads(layout.record("stripe", "cascade:auto+gff", NAMES[0]).read_text())
     assert rec["info"]["restorers"] == ["destripe@ir", "denoise@ir"]
     assert rec["info"]["context"]["source"] == "manifest"
-    rec = json.loads(layout.record("noise25", "cascade:auto+gff", NAMES[0]).read_text())
-    assert rec["info"]["restorers"] == ["denoise@vis"]
-    # and denoising before fusing brings the fused image closer to the clean sources
+    rec = json.loads(layout.record("noise25+stripe", "cascade:auto+gff", NAMES[0]).read_text())
+    assert rec["info"]["restorers"] == ["destripe@ir", "denoise@ir", "denoise@vis"]
+    # and restoring before fusing brings the fused image closer to the clean sources
     psnr = {(r["setting"], r["method"]): float(r["PSNR"]) for r in summary}
-    assert psnr[("noise25", "cascade:auto+gff")] > psnr[("noise25", "gff")]
+    for setting in ("stripe", "noise25+stripe"):
+        assert psnr[(setting, "cascade:auto+gff")] > psnr[(setting, "gff")]
 
 
 class _Collector(HTMLParser):
@@ -114,7 +115,7 @@ def test_html_is_valid_and_self_contained(run_once):
         assert not u.scheme and not u.netloc and not ref.startswith("/"), ref  # relative, local
         assert (out / unquote(u.path)).is_file(), ref
     anchors = {unquote(r[1:]) for r in p.refs if r.startswith("#")}
-    assert anchors == {"s-noise25", "s-stripe", "plots", "speed"}
+    assert anchors == {"s-noise25+stripe", "s-stripe", "plots", "speed"}
     assert anchors <= p.ids  # every in-page link has its target
     for m in METHODS:  # every method has a thumbnail in the grid of each setting
         assert any(f"m_{safe_method_name(m)}.jpg" in unquote(r) for r in files)
@@ -138,8 +139,8 @@ def test_resume_does_only_the_missing_work(tiny_bench, tmp_path):
     ref_rows = read_csv(out / "results.csv")
     # lose one record (image kept) and one image + record, as a crash between writes would
     layout.record("stripe", "cascade:auto+gff", NAMES[1]).unlink()
-    layout.fused("noise25", "cascade:auto+gff", NAMES[0]).unlink()
-    layout.record("noise25", "cascade:auto+gff", NAMES[0]).unlink()
+    layout.fused("noise25+stripe", "cascade:auto+gff", NAMES[0]).unlink()
+    layout.record("noise25+stripe", "cascade:auto+gff", NAMES[0]).unlink()
     kept = _mtimes(out)
     third = run_benchmark(tiny_bench, METHODS, out, metrics=METRICS, workers=0, progress=False)
     assert (third.computed, third.evaluated, third.reused) == (1, 1, 6)
@@ -174,16 +175,16 @@ def test_two_workers_give_the_same_results(run_once, tiny_bench, tmp_path):
 def test_a_bad_pair_fails_alone_and_is_reported(tiny_bench, tmp_path):
     bench = tmp_path / "bench"
     shutil.copytree(tiny_bench, bench)
-    bad = bench / "noise25" / "vi" / f"{NAMES[0]}.png"
+    bad = bench / "noise25+stripe" / "vi" / f"{NAMES[0]}.png"
     bad.write_bytes(bad.read_bytes()[:100])  # truncated file
     out = tmp_path / "rep"
     result = run_benchmark(bench, ["gff"], out, metrics="CC", workers=0, progress=False)
-    assert [(s, m, n) for s, m, n, _ in result.failed] == [("noise25", "gff", NAMES[0])]
+    assert [(s, m, n) for s, m, n, _ in result.failed] == [("noise25+stripe", "gff", NAMES[0])]
     assert "FLIR_04593" in result.failed[0][3] or "cannot read" in result.failed[0][3]
     assert result.computed == 3
     assert len(read_csv(out / "results.csv")) == 3
     assert "Failures (1)" in (out / "report.html").read_text(encoding="utf-8")
-    assert not OutputLayout(out).fused("noise25", "gff", NAMES[0]).exists()
+    assert not OutputLayout(out).fused("noise25+stripe", "gff", NAMES[0]).exists()
 
 
 def test_errors_are_raised_before_any_work(tiny_bench, tmp_path):
@@ -192,7 +193,7 @@ def test_errors_are_raised_before_any_work(tiny_bench, tmp_path):
         (dict(methods=["gff", "nosuch"]), "unknown method 'nosuch'"),
         (dict(methods=["gff", "gff"]), "listed twice"),
         (dict(methods=[]), "no methods"),
-        (dict(methods=["gff"], settings="noise25,fog"), "unknown setting 'fog'"),
+        (dict(methods=["gff"], settings="stripe,fog"), "unknown setting 'fog'"),
         (dict(methods=["gff"], metrics="CC,NOPE"), "NOPE"),
         (dict(methods=["gff"], workers=-1), "workers"),
         (dict(methods=["gff"], profile="nope"), "nope"),

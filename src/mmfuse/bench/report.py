@@ -148,19 +148,25 @@ def _arrow(key: str) -> str:
 
 
 def _thumb(src: Path, dst: Path) -> bool:
-    """Write a JPEG thumbnail (longest side 320 px); ``False`` if the source cannot be read."""
+    """Write a JPEG thumbnail (longest side 320 px); ``False`` if the source cannot be read.
+
+    Images are read with :func:`mmfuse.io.read_image` (so 16-bit files are scaled, not clipped).
+    """
     from PIL import Image
 
+    from mmfuse.errors import InputError
+    from mmfuse.io import read_image
+
     try:
-        with Image.open(src) as im:
-            im = im.convert("L") if im.mode in ("L", "I;16", "I", "F", "LA") else im.convert("RGB")
-            im.thumbnail((_THUMB_SIDE, _THUMB_SIDE))
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(f".{dst.name}.tmp")
-            im.save(tmp, format="JPEG", quality=85)
-            tmp.replace(dst)
-    except OSError:
+        img = read_image(src, mode="keep")
+    except InputError:
         return False
+    im = Image.fromarray(np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8))
+    im.thumbnail((_THUMB_SIDE, _THUMB_SIDE))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    im.save(tmp, format="JPEG", quality=85)
+    tmp.replace(dst)
     return True
 
 
@@ -307,7 +313,7 @@ def write_report(
     parts.append(_table(overall, "method", ["n", *metrics]) if overall else "<p>No results.</p>")
 
     for s in settings:
-        parts.append(f"<h2 id=\"s-{quote(s)}\">Setting <code>{html.escape(s)}</code></h2>")
+        parts.append(f"<h2 id=\"s-{html.escape(s)}\">Setting <code>{html.escape(s)}</code></h2>")
         text = _setting_text(bench, s)
         if text:
             parts.append(f"<p class=\"meta\">{html.escape(text)}</p>")
