@@ -330,22 +330,21 @@ def _check_methods(methods: Sequence[str]) -> list[str]:
 
 
 def _contexts(bench: Benchmark) -> dict[tuple[str, str], Any]:
-    """Degradation context per (setting, name): manifest first, then the setting name."""
-    from mmfuse.restore.context import DegradationContext, context_from_setting_name
+    """Degradation context per (setting, name) for ``set_context``: the file's chains in
+    ``manifest.json``, else the setting's chains there, else the setting name parsed as steps."""
+    from mmfuse.restore.context import DegradationContext, context_from_manifest, context_from_setting_name
 
-    index: dict[tuple[str, str], Any] = {}
     man = bench.manifest or {}
-    for entry in man.get("items", []) or []:
+    per_file: dict[tuple[str, str], DegradationContext] = {}
+    for entry in man.get("items", []) or []:  # indexed once (context_from_manifest scans the list)
         if isinstance(entry, dict) and "setting" in entry and "name" in entry:
             ops = [tuple(str(r["op"]) for r in entry.get(k) or [] if isinstance(r, dict) and "op" in r) for k in ("vis", "ir")]
-            index[(entry["setting"], entry["name"])] = DegradationContext(ops[0], ops[1], "manifest")
-    from mmfuse.restore.context import context_from_manifest
-
+            per_file[(entry["setting"], entry["name"])] = DegradationContext(ops[0], ops[1], "manifest")
     out: dict[tuple[str, str], Any] = {}
     for setting, items in bench.items.items():
         by_name = context_from_setting_name(setting)
         for it in items:
-            ctx = index.get((setting, it.name))
+            ctx = per_file.get((setting, it.name))
             if ctx is None and man:
                 ctx = context_from_manifest(man, setting, it.name)
             out[(setting, it.name)] = ctx if ctx is not None else by_name
