@@ -12,10 +12,10 @@
    ``spawn``; never a plain ``fork`` of the possibly multi-threaded parent), each
    worker building the method once and processing its shard of the method's items
    (``workers`` processes at a time). Every item records the wall time of the ``fuse`` call
-   alone and the worker's peak resident-set growth since just before the method was built
-   (:class:`_MemoryProbe`: Linux ``VmHWM`` after a reset, else ``ru_maxrss``; the process has
-   already imported numpy, OpenCV and torch), which covers weights, activations and image
-   buffers of numpy and torch methods alike;
+   alone and the worker's peak resident-set growth during that call, relative to the process
+   just before the method was built (:class:`_MemoryProbe`: Linux ``VmHWM`` reset before each
+   call, else ``ru_maxrss``; the process has already imported numpy, OpenCV and torch), which
+   covers weights, activations and image buffers of numpy and torch methods alike;
 4. under ``torchrun`` (``WORLD_SIZE`` > 1) each rank takes the items ``i ≡ RANK (mod
    WORLD_SIZE)`` of the global plan, ranks synchronise with a ``gloo`` barrier and rank 0 writes
    the report;
@@ -146,29 +146,37 @@ def _proc_status_mb(key: str) -> float | None:
 
 
 class _MemoryProbe:
-    """Peak resident-set growth of this process from the moment :meth:`start` is called (MB).
+    """Peak resident-set growth during ``fuse`` calls, relative to the process before the method was built (MB).
 
-    On Linux the kernel's high-water mark ``VmHWM`` is reset by writing ``5`` to
-    ``/proc/self/clear_refs``; the peak is then ``VmHWM − VmRSS(start)``, so transient peaks of
-    earlier imports do not hide the method's own use. Elsewhere (or if the reset is refused) it
-    is the growth of ``getrusage(RUSAGE_SELF).ru_maxrss``, which can under-report a method
-    whose peak stays below the process's earlier high-water mark.
+    :meth:`start` (just before the method is built) records the baseline RSS; :meth:`reset_peak`
+    (just before each ``fuse`` call) resets the kernel's high-water mark ``VmHWM`` by writing
+    ``5`` to ``/proc/self/clear_refs`` (Linux); :meth:`peak` (just after the call) returns
+    ``VmHWM − baseline``: the method's weights and state, the input images and everything the
+    call allocates, but not the metric computations that follow. Where the reset is not
+    available the growth of ``getrusage(RUSAGE_SELF).ru_maxrss`` is used instead, which also
+    contains the peaks of the metric computations of earlier items.
     """
 
     def __init__(self) -> None:
         self.baseline = 0.0
         self.hwm = False
 
-    def start(self) -> None:
+    def _reset(self) -> bool:
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
                 fh.write("5")
-            rss = _proc_status_mb("VmRSS")
-            self.hwm = rss is not None
-            self.baseline = rss if rss is not None else _maxrss_mb()
         except OSError:
-            self.hwm = False
-            self.baseline = _maxrss_mb()
+            return False
+        return _proc_status_mb("VmHWM") is not None
+
+    def start(self) -> None:
+        self.hwm = self._reset()
+        rss = _proc_status_mb("VmRSS") if self.hwm else None
+        self.baseline = rss if rss is not None else _maxrss_mb()
+
+    def reset_peak(self) -> None:
+        if self.hwm:
+            self.hwm = self._reset()
 
     def peak(self) -> float:
         now = _proc_status_mb("VmHWM") if self.hwm else None
@@ -212,13 +220,16 @@ def _process_item(method: Any, task: _Task, item: BenchItem, context: Any, probe
         vi = read_image(item.vi, mode="keep")
         if hasattr(method, "set_context"):
             method.set_context(context)
+        if probe is not None:
+            probe.reset_peak()
         t0 = time.perf_counter()
         fused, info = method.fuse(ir, vi, return_info=True)
         ms = (time.perf_counter() - t0) * 1000.0
+        peak = probe.peak() if probe is not None else None
         write_image(png, fused, overwrite=True)
         rec = {
             "setting": item.setting, "method": task.method, "name": item.name, "ms": ms,
-            "peak_mb": probe.peak() if probe is not None else None,
+            "peak_mb": peak,
             "info": info, "profile": None, "metrics": {},
         }
         _write_record(rpath, rec)
