@@ -112,6 +112,24 @@ def markdown_table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gate_table(result: dict[str, Any]) -> str:
+    """Markdown: per expert, share of images selecting it and mean gate weight, FG / BG / MoGE."""
+    gates = result.get("gates") or {}
+    if not gates:
+        return ""
+    first = next(iter(gates.values()))["experts"]
+    lines = ["| gate | expert | images selecting it | mean gate weight |", "|---|---|---|---|"]
+    for part, label in (("fg", "foreground MoLE"), ("bg", "background MoLE"), ("global", "MoGE")):
+        for n in first[part]["weights"]:
+            sel = np.mean([n in g["experts"][part]["selected"] for g in gates.values()])
+            w = np.mean([g["experts"][part]["weights"][n] for g in gates.values()])
+            lines.append(f"| {label} | {n} | {100 * sel:.0f} % | {w:.3f} |")
+    fg = [g["attention"]["foreground_fraction"] for g in gates.values()]
+    lines.append("")
+    lines.append(f"Foreground fraction (Att > 0.5) over the {len(gates)} images: mean {np.mean(fg):.3f}, min {np.min(fg):.3f}, max {np.max(fg):.3f}.")
+    return "\n".join(lines) + "\n"
+
+
 def expert_usage_figure(result: dict[str, Any], data: Path, out: Path, examples: list[str], weights: str | None = None) -> None:
     """Bar charts of expert selection for FG / BG / global over the split, plus example images."""
     import matplotlib
@@ -132,19 +150,18 @@ def expert_usage_figure(result: dict[str, Any], data: Path, out: Path, examples:
     fig = plt.figure(figsize=(13, 3.0 * (n_ex + 1)))
     gs = fig.add_gridspec(n_ex + 1, 5, width_ratios=[1, 1, 1, 1, 1.3])
     # totals over the split
-    titles = {"fg": "foreground MoLE", "bg": "background MoLE", "global": "MoGE"}
+    titles = {"fg": "FG MoLE gate", "bg": "BG MoLE gate", "global": "MoGE gate"}
     for j, part in enumerate(("fg", "bg", "global")):
         ax = fig.add_subplot(gs[0, j if j < 2 else 2:4] if part == "global" else gs[0, j])
         counts = np.zeros(len(names[part]))
         weight = np.zeros(len(names[part]))
         for info in gates.values():
-            w = np.array([info["experts"][part]["weights"][n] for n in names[part]])
-            counts += w > 0
-            weight += w
+            counts += np.array([n in info["experts"][part]["selected"] for n in names[part]])
+            weight += np.array([info["experts"][part]["weights"][n] for n in names[part]])
         colours = ["tab:green" if n.startswith("vis") else "tab:red" if n.startswith("ir") else "tab:blue" for n in names[part]]
         ax.bar(names[part], counts / len(gates), color=colours)
         ax.set_ylim(0, 1.05)
-        ax.set_title(f"{titles[part]}: share of {len(gates)} test images\nselecting each expert", fontsize=9)
+        ax.set_title(f"{titles[part]}:\nshare of the {len(gates)} images using each expert", fontsize=8)
         ax.tick_params(labelsize=8)
     ax = fig.add_subplot(gs[0, 4])
     fg_frac = [info["attention"]["foreground_fraction"] for info in gates.values()]
@@ -242,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", default="FLIR_00455,FLIR_04722,FLIR_00594", help="test images shown in the figure")
     p.add_argument("--train-log", type=Path, default=None, help="a run's log.csv to plot")
     p.add_argument("--figures-only", action="store_true", help="re-draw figures from an existing eval JSON")
+    p.add_argument("--reuse", action="store_true", help="keep the methods already in the eval JSON; compute only the others")
     args = p.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.train_log:
@@ -251,12 +269,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.figures_only:
         result = json.loads(res_path.read_text())
     else:
-        result = evaluate_split(args.data, args.split, args.methods.split(","), args.weights, args.limit)
+        methods = args.methods.split(",")
+        old = json.loads(res_path.read_text()) if args.reuse and res_path.is_file() else None
+        todo = [m for m in methods if not old or m not in old["methods"]]
+        result = evaluate_split(args.data, args.split, todo, args.weights, args.limit)
         result["seconds"] = round(time.perf_counter() - t0, 1)
+        if old:
+            merged = {m: (result["methods"][m] if m in result["methods"] else old["methods"][m]) for m in methods}
+            result["methods"] = merged
+            result["gates"] = result["gates"] or old.get("gates", {})
+            result["failed"] = old.get("failed", []) + result["failed"]
         res_path.write_text(json.dumps(result, indent=1))
-        (args.out_dir / f"eval_{args.split}.md").write_text(markdown_table(result))
+        (args.out_dir / f"eval_{args.split}.md").write_text(markdown_table(result) + "\n" + gate_table(result))
         (args.out_dir / f"gates_{args.split}.json").write_text(json.dumps(result["gates"], indent=1))
     print(markdown_table(result))
+    print(gate_table(result))
     if "moefusion-small" in result["methods"]:
         expert_usage_figure(result, args.data, args.out_dir / "expert_usage.png", [s for s in args.examples.split(",") if s], args.weights)
     for item, msg in result["failed"]:
