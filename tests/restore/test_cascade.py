@@ -99,6 +99,8 @@ def test_context_from_setting_name():
     ctx = context_from_setting_name("noise50+haze+defocus+stripe")
     assert ctx == DegradationContext(vis=("gaussian_noise", "haze", "defocus_blur"), ir=("stripe_noise",), source="setting")
     assert context_from_setting_name("clean") == DegradationContext(source="setting")
+    assert context_from_setting_name("defocus_blur+lowlight+thermal_noise") == DegradationContext(
+        vis=("defocus_blur", "low_light"), ir=("thermal_noise",), source="setting")
     assert context_from_setting_name("my-own-setting") is None
 
 

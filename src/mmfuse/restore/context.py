@@ -108,13 +108,15 @@ def context_from_manifest(manifest: Mapping[str, Any], setting: str, name: str) 
 def context_from_setting_name(setting: str) -> DegradationContext | None:
     """Parse a setting name such as ``noise50+haze+defocus+stripe`` into a context.
 
-    Tokens are looked up in :data:`mmfuse.degrade.BUILTIN_STEPS` (plus ``noise<σ>``,
-    ``sr<k>``, ``jpeg<q>``); ``clean`` and ``none`` mean no degradation. Operators in
+    Tokens are step names of :data:`mmfuse.degrade.BUILTIN_STEPS` (plus ``noise<σ>``,
+    ``sr<k>``, ``jpeg<q>``) or operator names of :data:`mmfuse.degrade.OPERATORS`
+    (``defocus_blur``); ``clean`` and ``none`` mean no degradation. Operators in
     :data:`IR_OPERATORS` go to the infrared image, the others to the visible image.
 
     Returns:
         The context, or ``None`` if a token is unknown.
     """
+    from mmfuse.degrade.registry import OPERATORS
     from mmfuse.degrade.steps import parse_chain
     from mmfuse.errors import InputError
 
@@ -124,11 +126,15 @@ def context_from_setting_name(setting: str) -> DegradationContext | None:
     for tok in tokens:
         if tok in ("clean", "none"):
             continue
-        try:
-            (step,) = parse_chain(tok)
-        except (InputError, ValueError):
-            return None
-        (ir if step.op in IR_OPERATORS else vis).append(step.op)
+        if tok in OPERATORS:
+            op = tok
+        else:
+            try:
+                (step,) = parse_chain(tok)
+            except (InputError, ValueError):
+                return None
+            op = step.op
+        (ir if op in IR_OPERATORS else vis).append(op)
     return DegradationContext(tuple(vis), tuple(ir), "setting")
 
 
