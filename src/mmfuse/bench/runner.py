@@ -28,7 +28,6 @@ fresh and a resumed item are scored identically). Timing columns naturally diffe
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
