@@ -299,7 +299,7 @@ def test_shipped_weights_fuse_real_test_pair(ivif_dir):
 
     ir = read_image(ivif_dir / "ir" / "FLIR_04722.jpg")
     vi = read_image(ivif_dir / "vi" / "FLIR_04722.jpg")
-    method = mmfuse.models.load("moefusion-small")
+    method = mmfuse.load("moefusion-small")
     fused, info = method.fuse(ir, vi, return_info=True)
     assert fused.shape == vi.shape and fused.dtype == np.float32
     assert np.isfinite(fused).all() and fused.min() >= 0 and fused.max() <= 1
@@ -319,9 +319,9 @@ def test_shipped_weights_fuse_real_test_pair(ivif_dir):
 
 
 @needs_weights
-def test_cli_fuse_with_shipped_weights(ivif_dir, tmp_path):
-    from tests.conftest import run_cli
-
+def test_cli_fuse_with_shipped_weights(cli, ivif_dir, tmp_path):
+    """``mmfuse fuse --method moefusion-small`` in a subprocess (``python -m mmfuse``, PYTHONPATH=src)."""
+    run_cli = cli
     out = tmp_path / "fused.png"
     res = run_cli("fuse", ivif_dir / "ir" / "FLIR_00455.jpg", ivif_dir / "vi" / "FLIR_00455.jpg", "-o", out, "--method", "moefusion-small", "--report")
     assert res.returncode == 0, res.stderr
