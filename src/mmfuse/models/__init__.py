@@ -23,6 +23,7 @@ from mmfuse.models.registry import (
 from mmfuse.models import fusion_unet  # noqa: F401,E402  (fusion-unet: training-engine reference model)
 from mmfuse.models import cascade  # noqa: F401,E402  (cascade:<restorers>+<fuser> family)
 from mmfuse.models import moefusion  # noqa: F401,E402  (moefusion arch; moefusion-small method)
+from mmfuse.models import tgecnet  # noqa: F401,E402  (tgecnet arch; tgecnet-small method)
 # --- end of model modules ---
 
 __all__ = [
