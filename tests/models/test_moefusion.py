@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-import mmfuse.models.moefusion as mf
 from mmfuse.errors import InputError, ShapeError
 from mmfuse.io import read_image, rgb_to_ycbcr
 from mmfuse.models.moefusion import (
@@ -192,6 +191,13 @@ def test_box_attention_plugin():
     torch.testing.assert_close(net(ir, vis, att=expected)["att"], expected)
     # the attention changes what the foreground / background mixtures see, hence the result
     assert not torch.allclose(net(ir, vis, att=torch.zeros_like(expected))["fused"], via_kwarg["fused"])
+    # the trained learned head comes back by name
+    net2 = MoEFusion(**TINY).eval()
+    learned = net2.attention
+    net2.set_attention_source("none")
+    assert not any(k.startswith("attention.") for k in net2.state_dict())
+    net2.set_attention_source("learned")
+    assert net2.attention is learned
     with pytest.raises(InputError, match="box lists"):
         net.set_attention_source(BoxAttention([[]]))
         net(ir, vis)

@@ -599,6 +599,7 @@ class MoEFusion(nn.Module):
         c_enc, c_dense = self.enc_ir.enc_channels, self.enc_ir.out_channels
 
         # Auxiliary network / attention source (pluggable).
+        self._attention_channels = int(attention_channels)
         self.attention: nn.Module = _ATTENTION_SOURCES[attention](attention_channels)
 
         # Fig. 2 (a): MoLE, a foreground and a background mixture of modality experts.
@@ -649,15 +650,23 @@ class MoEFusion(nn.Module):
         """Replace the attention source (a name of the built-in ones, or any :class:`AttentionSource`).
 
         A user detector can be plugged in with ``set_attention_source(CallableAttention(fn))``,
-        annotations with ``set_attention_source(BoxAttention(boxes))``. Note that replacing a
-        :class:`LearnedAttention` drops its weights from :meth:`state_dict`.
+        annotations with ``set_attention_source(BoxAttention(boxes))``. Replacing a trained
+        :class:`LearnedAttention` removes it from :meth:`state_dict`; ``"learned"`` brings the
+        trained head back (a fresh, untrained one if the model never had it).
         """
+        current = self.attention
         if isinstance(source, str):
             if source not in _ATTENTION_SOURCES:
                 raise InputError(f"moefusion: attention {source!r} is unknown; valid: {', '.join(_ATTENTION_SOURCES)}")
-            source = _ATTENTION_SOURCES[source](16)
+            saved = self.__dict__.get("_saved_learned")
+            if source == "learned" and isinstance(current, LearnedAttention):
+                return
+            source = saved if source == "learned" and saved is not None else _ATTENTION_SOURCES[source](self._attention_channels)
         if not isinstance(source, nn.Module):
             source = CallableAttention(lambda ir, vis, _s=source: _s(ir, vis, {}), name=type(source).__name__)
+        if isinstance(current, LearnedAttention):
+            # keep the trained head outside the module tree (not in state_dict) so "learned" restores it
+            self.__dict__["_saved_learned"] = current
         self.attention = source
 
     @property
