@@ -50,9 +50,11 @@ Deviations from the paper (documented with measured effects in ``docs/models/moe
   ``global_gate_size``), which at 640x480 with the paper's grids ``(120, 160)`` / ``(60, 80)`` is
   the same and lets any size run.
 * **Small CPU variant only:** ``unshuffle=2`` runs the whole network on a pixel-unshuffled
-  half-resolution grid (4 channels per position; Shi et al., CVPR 2016 sub-pixel convolution) and
-  pixel-shuffles the 4-channel expert output back, and the global experts start with a 1x1
-  reduction. The paper config keeps ``unshuffle=1`` and 3x3 layers.
+  half-resolution grid (4 channels per position; Shi et al., CVPR 2016 sub-pixel convolution),
+  the experts' output is pixel-shuffled back to full resolution and mapped to the fused image by
+  a shared linear 3x3 convolution (``shuffle_head``), the global experts start with a 1x1
+  reduction, and ``residual`` adds ``(IR + VIS) / 2`` to the decoder output. The paper config
+  keeps ``unshuffle=1``, 3x3 layers and the plain linear output.
 """
 from __future__ import annotations
 
