@@ -243,6 +243,31 @@ def test_ablation_switches_change_the_network() -> None:
         TGECNet(**{**TINY, "num_experts": 3, "top_k": 4})
 
 
+def test_probe_stage_and_image_probe() -> None:
+    """probe_input='image' uses the DegradationEstimator on the input; the 'probe' stage trains only it;
+    prompt_highpass gives the gate CNN two input channels."""
+    torch.manual_seed(7)
+    net = TGECNet(**{**TINY, "probe_input": "image", "prompt_highpass": True})
+    assert net.task_prompt.in_channels == 2
+    batch = _batch(seed=8)
+    out = net.forward_stage("probe", batch)
+    assert set(out) == {"probe"} and out["probe"].shape == (4, 7)
+    losses = net.training_losses(batch, out, "probe", {"probe": 1.0})
+    losses["total"].backward()
+    grads = {n for n, p in net.named_parameters() if p.grad is not None}
+    assert grads == {n for n, _ in net.named_parameters() if n.startswith("probe.")}
+    # a noisy image and a flat one are told apart after a few steps on this single batch
+    opt = torch.optim.Adam(net.probe.parameters(), lr=1e-2)
+    x = torch.cat([torch.full((4, 1, 32, 32), 0.5), (0.5 + 0.2 * torch.randn(4, 1, 32, 32)).clamp(0, 1)])
+    labels = torch.tensor([[0, 0, 0, 0]] * 4 + [[3, 0, 0, 0]] * 4)
+    for _ in range(60):
+        loss = net._probe_loss(net.probe(x), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (net.probe(x)[:, :4].argmax(1) == labels[:, 0]).all()
+
+
 def test_describe_structure() -> None:
     torch.manual_seed(6)
     net = TGECNet(**TINY).eval()
@@ -304,9 +329,9 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
     assert "noise50" in net.describe(out)["degradation"]
 
 
-def test_cli_fuse_report(tmp_path: Path, ivif_dir: Path) -> None:
-    from tests.conftest import run_cli
-
+def test_cli_fuse_report(cli, tmp_path: Path, ivif_dir: Path) -> None:  # noqa: ANN001 (conftest fixture)
+    """``python -m mmfuse fuse --method tgecnet-small --report --report-json`` in a subprocess."""
+    run_cli = cli
     out = tmp_path / "f.png"
     rep = tmp_path / "r.json"
     res = run_cli("fuse", ivif_dir / "ir" / "FLIR_04722.jpg", ivif_dir / "vi" / "FLIR_04722.jpg", "-o", out,

@@ -63,6 +63,7 @@ __all__ = [
     "TGECNet",
     "TaskMoE",
     "ChromaHead",
+    "DegradationEstimator",
     "DEGRADATION_NAMES",
     "NOISE_LEVELS",
     "setting_labels",
@@ -257,6 +258,44 @@ class ChromaHead(nn.Module):
         return out
 
 
+def _with_highpass(x: Tensor) -> Tensor:
+    """``[x ; 10·(x − box3(x))]``: the image and its (amplified) 3×3 high-pass residual, ``(B, 2, H, W)``."""
+    return torch.cat([x, 10.0 * (x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))], dim=1)
+
+
+class DegradationEstimator(nn.Module):
+    """Small CNN naming the degradation of a single-channel image (mmfuse addition).
+
+    Input: the image and its amplified 3×3 high-pass residual (noise and stripes live there; a
+    conv stack on the raw image alone did not learn to see σ = 50 noise within our CPU budget,
+    see docs/models/tgecnet.md); three 3×3 convs (the last two with stride 2) with LeakyReLU(0.1),
+    mean and standard-deviation pooling, one linear layer to the probe logits (4-way noise level +
+    haze, defocus, stripe).
+
+    Args:
+        width: conv channels.
+
+    Shape:
+        ``(B, 1, H, W)`` → ``(B, 7)`` logits.
+    """
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(2, width, 3, padding=1),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.1),
+        )
+        self.head = nn.Linear(2 * width, _PROBE_OUTPUTS)
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.body(_with_highpass(x))
+        return self.head(torch.cat([f.mean(dim=(-2, -1)), f.std(dim=(-2, -1))], dim=1))
+
+
 def _blocks(n: int, dim: int, heads: int, ffn: float, bias: bool, kind: str = "transformer") -> nn.Sequential:
     if kind == "conv":
         return nn.Sequential(*[ResidualBlock(dim, bias=True) for _ in range(n)])
@@ -310,6 +349,13 @@ class TGECNet(nn.Module):
         degradation_probe: predict the degradation from the task prompt (mmfuse addition).
         probe_detach: train the probe on a detached prompt (the gate stays label-free as in the
             paper); ``False`` lets the label loss shape the prompt.
+        probe_input: ``"prompt"``: a linear probe on the task prompt (what the gate saw);
+            ``"image"``: a separate :class:`DegradationEstimator` on the input image (used when
+            the prompt carries no degradation information, as in the shipped small model).
+        probe_width: channels of the :class:`DegradationEstimator`.
+        prompt_highpass: feed the task prompt's CNN the image and its high-pass residual (2
+            channels) instead of the image alone (mmfuse option to make the gate see noise and
+            stripes; not in the paper).
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -331,7 +377,7 @@ class TGECNet(nn.Module):
         "fuse_load": 0.1,
         "chroma": 1.0,
     }
-    STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint")
+    STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
 
     def __init__(
         self,
@@ -370,6 +416,9 @@ class TGECNet(nn.Module):
         chroma_width: int = 16,
         degradation_probe: bool = False,
         probe_detach: bool = False,
+        probe_input: Literal["prompt", "image"] = "prompt",
+        probe_width: int = 16,
+        prompt_highpass: bool = False,
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -385,6 +434,8 @@ class TGECNet(nn.Module):
             raise InputError(f"tgecnet: moe_levels must be a subset of [1, 2, 3], got {list(moe_levels)}")
         if level1_block not in ("transformer", "conv"):
             raise InputError(f"tgecnet: level1_block {level1_block!r} is unknown; valid: 'transformer', 'conv'")
+        if probe_input not in ("prompt", "image"):
+            raise InputError(f"tgecnet: probe_input {probe_input!r} is unknown; valid: 'prompt', 'image'")
         if not 1 <= top_k <= num_experts:
             raise InputError(f"tgecnet: top_k must be in [1, num_experts={num_experts}], got {top_k}")
         d = dim
@@ -405,7 +456,9 @@ class TGECNet(nn.Module):
         ffn = ffn_expansion_factor
 
         # ---- restoration network (stage 1; shared by VIS-Y and IR) ----------------------
-        self.task_prompt = TaskPrompt(1, prompt_hidden, prompt_cond, atom_num, atom_dim)
+        self.prompt_highpass = prompt_highpass
+        self.probe_input = probe_input
+        self.task_prompt = TaskPrompt(2 if prompt_highpass else 1, prompt_hidden, prompt_cond, atom_num, atom_dim)
         self.patch_embed = nn.Sequential(nn.PixelUnshuffle(stem_stride), nn.Conv2d(stem_stride**2, d, 3, padding=1, bias=bias))
         self.degrad_moe = nn.ModuleDict({str(lv): TaskMoE(d * 2 ** (lv - 1), atom_dim, **moe_kw) for lv in self.moe_levels})
         k1 = level1_block
@@ -446,7 +499,9 @@ class TGECNet(nn.Module):
         self.decoder_level1 = _blocks(nb[0], w1, hd[0], ffn, bias, k1)
         self.refinement = _blocks(num_refinement_blocks, w1, hd[0], ffn, bias, k1)
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
-        self.probe = nn.Linear(atom_dim, _PROBE_OUTPUTS) if degradation_probe else None
+        self.probe: nn.Module | None = None
+        if degradation_probe:
+            self.probe = DegradationEstimator(probe_width) if probe_input == "image" else nn.Linear(atom_dim, _PROBE_OUTPUTS)
 
         # ---- fusion branch (stage 2) ----------------------------------------------------
         self.param_alpha = nn.Parameter(torch.ones(1, w1, 1, 1))
@@ -515,10 +570,13 @@ class TGECNet(nn.Module):
             ``(B, atom_dim)``, ``"load"`` (summed MoE loss), ``"gates<l>"`` ``(B, N)`` and
             ``"probe"`` logits ``(B, 7)`` when the probe is on.
         """
-        prompt = self.task_prompt(img)
+        prompt = self.task_prompt(_with_highpass(img) if self.prompt_highpass else img)
         aux: dict[str, Any] = {"prompt": prompt, "load": img.new_zeros(())}
         if self.probe is not None:
-            aux["probe"] = self.probe(prompt.detach() if self.probe_detach else prompt)
+            if self.probe_input == "image":
+                aux["probe"] = self.probe(img)
+            else:
+                aux["probe"] = self.probe(prompt.detach() if self.probe_detach else prompt)
         x = self.patch_embed(img)
         x = self._moe(1, x, prompt, aux, use=not (fusion_mode and not self.stage2_use_moe1))
         e1 = self.encoder_level1(x)
@@ -613,10 +671,17 @@ class TGECNet(nn.Module):
         restoration samples), ``"fusion"`` (stage 2) or ``"joint"`` (single-stage ablation)."""
         if stage not in self.STAGES:
             raise InputError(f"tgecnet: unknown stage {stage!r}; valid: {', '.join(self.STAGES)}")
-        if stage == "restore":
+        if stage in ("restore", "probe"):
             vis = batch["vis"]
             vis_y = rgb_to_ycbcr(vis)[:, :1] if vis.shape[1] == 3 else vis
-            return self.restore(torch.cat([vis_y, batch["ir"]], 0))
+            imgs = torch.cat([vis_y, batch["ir"]], 0)
+            if stage == "probe":
+                if self.probe is None:
+                    raise InputError("tgecnet: stage 'probe' needs degradation_probe=True")
+                if self.probe_input == "image":
+                    return {"probe": self.probe(imgs)}
+                return {"probe": self.probe(self.task_prompt(_with_highpass(imgs) if self.prompt_highpass else imgs))}
+            return self.restore(imgs)
         return self(batch["ir"], batch["vis"])
 
     # ------------------------------------------------------------------ losses
@@ -673,6 +738,11 @@ class TGECNet(nn.Module):
         vis_c_full = batch.get("vis_clean", batch["vis"])
         vis_c = self._y(vis_c_full)
         total = ir_c.new_zeros(())
+        if stage == "probe":
+            if "vis_label" not in batch and isinstance(batch.get("setting"), (list, tuple)):
+                batch = {**batch, **self.labels_from_settings(batch["setting"], ir_c.device)}
+            terms["probe"] = self._probe_loss(outputs["probe"], torch.cat([batch["vis_label"], batch["ir_label"]], 0))
+            total = w["probe"] * terms["probe"]
         if stage == "restore" or stage == "joint":
             clean = torch.cat([vis_c, ir_c], 0)
             if stage == "restore":
