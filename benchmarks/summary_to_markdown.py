@@ -65,7 +65,7 @@ def main() -> None:
 
     single = [s for s in args.single.split(",") if s in settings]
     if single:
-        print(f"### Single-degradation average ({', '.join(single)})\n")
+        print(f"### Average over {', '.join(single)}\n")
         res, cnt = means(lambda r: r["setting"] in single)
         print(table(res, metrics, cnt))
         print()
