@@ -173,34 +173,42 @@ def colour_figure(bench: Path, report: Path, out_png: Path, setting: str = "nois
     plt.close(fig)
 
 
-def loss_figure(log_csv: Path, out_png: Path) -> None:
+def loss_figure(log_csvs: list[Path], out_png: Path) -> None:
+    """Loss curves; for each stage the rows of the last log that has it (a re-run stage replaces the first)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = {}
-    for r in csv.DictReader(log_csv.open()):
-        rows[int(r["global_step"])] = r  # a resumed run repeats steps after the last checkpoint: keep the last
-    rows_l = [rows[k] for k in sorted(rows)]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    by_stage: dict[str, dict[int, dict]] = {}
+    for log_csv in log_csvs:
+        this: dict[str, dict[int, dict]] = defaultdict(dict)
+        for r in csv.DictReader(log_csv.open()):
+            this[r["stage"]][int(r["global_step"])] = r  # a resumed run repeats steps after the last checkpoint: keep the last
+        by_stage.update(this)
+    rows_l = [rows[k] for rows in by_stage.values() for k in sorted(rows)]
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
     for ax, stage, keys in ((axes[0], "restore", ["total", "l1", "grad", "load", "probe"]),
-                            (axes[1], "fusion", ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_load", "chroma"])):
+                            (axes[1], "fusion", ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_load", "chroma"]),
+                            (axes[2], "probe", ["probe"])):
         rs = [r for r in rows_l if r["stage"] == stage]
-        x = [int(r["global_step"]) for r in rs]
+        x = [int(r["step"]) for r in rs]
         for k in keys:
             y = [float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rs]
             if np.all(np.isnan(y)):
                 continue
-            yk = np.convolve(np.nan_to_num(y), np.ones(10) / 10, mode="same") if len(y) > 20 else y
-            ax.plot(x, yk, label=k, lw=1)
+            if len(y) > 20:  # trailing 10-row moving average (no edge artefacts)
+                yk, xk = np.convolve(np.nan_to_num(y), np.ones(10) / 10, mode="valid"), x[9:]
+            else:
+                yk, xk = y, x
+            ax.plot(xk, yk, label=k, lw=1)
         ax.set_yscale("log")
         ax.set_title(f"stage {stage} (10-row moving average)", fontsize=9)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
-    ax = axes[2]
+    ax = axes[3]
     for key in sorted({k for r in rows_l for k in r if k.startswith("val_psnr_vis_")}):
-        pts = [(int(r["global_step"]), float(r[key])) for r in rows_l if r.get(key) not in (None, "")]
+        pts = [(int(r["step"]), float(r[key])) for r in rows_l if r.get(key) not in (None, "") and r["stage"] == "restore"]
         if pts:
             ax.plot(*zip(*pts), marker="o", label=key.replace("val_psnr_", ""))
     ax.set_title("stage 1 validation PSNR (dB, val split, 128 px crops)", fontsize=9)
@@ -216,7 +224,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--figures", type=Path, default=None)
-    ap.add_argument("--log", type=Path, default=None)
+    ap.add_argument("--log", type=Path, action="append", default=None, help="training log.csv (repeatable)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--figure-pair", default=None)
     args = ap.parse_args()
