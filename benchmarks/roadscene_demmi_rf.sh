@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # RoadScene test split (40 pairs of split.json) degraded with the demmi-rf preset, then
-# `mmfuse bench` with the classical baselines and cascades. Produces the numbers of
+# `mmfuse bench` with the classical baselines, cascades and shipped trained models. Produces the numbers of
 # docs/benchmarks.md. Usage (from the repository root):
 #
 #   benchmarks/roadscene_demmi_rf.sh [WORK_DIR] [SETTINGS] [WORKERS]
@@ -37,6 +37,6 @@ if [ ! -f "$WORK/bench/manifest.json" ]; then
 fi
 [ "$SETTINGS" = all ] && SETTINGS_OPT=() || SETTINGS_OPT=(--settings "$SETTINGS")
 time nice -n 10 "$PY" -m mmfuse bench "$WORK/bench" \
-  --methods average,laplacian,gff,cascade:auto+laplacian,cascade:auto+gff \
+  --methods average,laplacian,gff,cascade:auto+laplacian,cascade:auto+gff,moefusion-small,tgecnet-small \
   --profile tang --metrics CC,MSE,PSNR,Nabf,MS_SSIM,Qabf,VIF,SSIM \
   "${SETTINGS_OPT[@]}" --workers "$WORKERS" --examples 2 -o "$WORK/report"
