@@ -67,13 +67,16 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int) -> di
     ph, pw = -(-height // m) * m, -(-width // m) * m
     t_ir = torch.nn.functional.pad(t_ir, (0, pw - width, 0, ph - height))
     t_vis = torch.nn.functional.pad(t_vis, (0, pw - width, 0, ph - height))
-    counter = FlopCounterMode(display=False, depth=1)
+    counter = FlopCounterMode(display=False, depth=2)
     with torch.inference_mode(), counter:
         net(t_ir, t_vis)
     parts: dict[str, float] = {}
     for key, counts in counter.get_flop_counts().items():
-        if key.count(".") == 1:
-            parts[key.split(".", 1)[1]] = sum(counts.values()) / 2e9
+        name = key.split(".", 1)[1] if "." in key else ""
+        if key.count(".") == 1 and name != "degrad_moe":
+            parts[name] = sum(counts.values()) / 2e9
+        elif name.startswith("degrad_moe.") and name.count(".") == 1:  # ModuleDict: sum its TaskMoEs
+            parts["degrad_moe"] = parts.get("degrad_moe", 0.0) + sum(counts.values()) / 2e9
     return {
         "model": f"tgecnet-{size}",
         "size": f"{width}x{height}",
