@@ -120,6 +120,8 @@ def gate_table(result: dict[str, Any]) -> str:
     first = next(iter(gates.values()))["experts"]
     lines = ["| gate | expert | images selecting it | mean gate weight |", "|---|---|---|---|"]
     for part, label in (("fg", "foreground MoLE"), ("bg", "background MoLE"), ("global", "MoGE")):
+        if part not in first:  # ablations without MoLE / MoGE
+            continue
         for n in first[part]["weights"]:
             sel = np.mean([n in g["experts"][part]["selected"] for g in gates.values()])
             w = np.mean([g["experts"][part]["weights"][n] for g in gates.values()])
@@ -141,7 +143,8 @@ def expert_usage_figure(result: dict[str, Any], data: Path, out: Path, examples:
     from mmfuse.io import read_image, rgb_to_ycbcr
 
     gates = result["gates"]
-    if not gates:
+    if not gates or not all(p in next(iter(gates.values()))["experts"] for p in ("fg", "bg", "global")):
+        print("expert-usage figure skipped: the model has no MoLE or no MoGE gates", file=sys.stderr)
         return
     names = {part: list(next(iter(gates.values()))["experts"][part]["weights"]) for part in ("fg", "bg", "global")}
     method = _load_method("moefusion-small", weights)
