@@ -8,5 +8,5 @@ OUT=${1:-/tmp/mmfuse-vifb}
 WORKERS=${2:-1}
 PY=${PYTHON:-.venv/bin/python}
 export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
-time nice -n 10 "$PY" -m mmfuse bench "$VIFB" --methods average,max,laplacian,gff \
+time nice -n 10 "$PY" -m mmfuse bench "$VIFB" --methods average,max,laplacian,gff,moefusion-small,tgecnet-small \
   --profile vifb --workers "$WORKERS" --examples 3 -o "$OUT"
