@@ -27,7 +27,7 @@ from typing import Any, Literal, Union
 import numpy as np
 from torch.utils.data import Dataset
 
-from mmfuse.data.transforms import item_rng
+from mmfuse.data.transforms import EpochSeededWrapper
 from mmfuse.degrade.presets import Preset, apply_setting, load_preset
 from mmfuse.errors import InputError
 
@@ -53,7 +53,7 @@ def _probabilities(preset: Preset, weights: Union[Mapping[str, float], Sequence[
     return w / w.sum()
 
 
-class OnTheFlyDegradation(Dataset):
+class OnTheFlyDegradation(EpochSeededWrapper):
     """Degrade each clean pair with a setting drawn per sample and epoch.
 
     Args:
@@ -100,13 +100,11 @@ class OnTheFlyDegradation(Dataset):
     ) -> None:
         if mode not in ("pair", "single"):
             raise InputError(f"mode must be 'pair' or 'single', got {mode!r}")
-        self.dataset = dataset
+        super().__init__(dataset, seed)
         self.preset = load_preset(preset)
         self.probabilities = _probabilities(self.preset, weights)
-        self.seed = int(seed)
         self.mode = mode
         self.vis_gray = bool(vis_gray)
-        self.epoch = 0
 
     @property
     def labels(self) -> list[str]:
@@ -118,16 +116,9 @@ class OnTheFlyDegradation(Dataset):
         """Number of settings (classes of a degradation-aware gate)."""
         return len(self.preset.settings)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random numbers of pass ``epoch`` over the dataset."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
     def draw(self, index: int) -> tuple[int, int]:
         """``(label, seed)`` used for item ``index`` in the current epoch (for inspection and tests)."""
-        rng = item_rng(self.seed, _DEGRADE_SALT, self.epoch, index)
+        rng = self.rng(_DEGRADE_SALT, index)
         label = int(rng.choice(len(self.probabilities), p=self.probabilities))
         return label, int(rng.integers(0, 2**63 - 1))
 
@@ -155,7 +146,7 @@ class OnTheFlyDegradation(Dataset):
 
         candidates = [m for m, chain in (("vis", setting.vis), ("ir", setting.ir)) if chain] or ["vis", "ir"]
         # The modality choice uses its own stream so that it does not change the degradation.
-        pick = item_rng(self.seed, _DEGRADE_SALT + 1, self.epoch, index)
+        pick = self.rng(_DEGRADE_SALT + 1, index)
         modality = candidates[int(pick.integers(0, len(candidates)))] if len(candidates) > 1 else candidates[0]
         if modality == "ir":
             deg, _, _ = apply_setting(ir, None, setting, seed)

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from mmfuse.data.transforms import item_rng
+from mmfuse.data.transforms import EpochSeededWrapper
 from mmfuse.errors import InputError, ShapeError
 
 __all__ = ["make_multi_exposure_pair", "make_multi_focus_pair", "random_focus_mask", "defocus", "SyntheticPairs"]
@@ -163,7 +163,7 @@ def make_multi_focus_pair(
     return a.astype(np.float32), b.astype(np.float32), mask
 
 
-class SyntheticPairs(Dataset):
+class SyntheticPairs(EpochSeededWrapper):
     """Multi-exposure or multi-focus pairs synthesised on the fly from single images.
 
     The random parameters of item ``i`` in epoch ``e`` come from
@@ -186,23 +186,14 @@ class SyntheticPairs(Dataset):
     def __init__(self, dataset: Dataset, kind: SyntheticKind, *, seed: int = 0, **params: Any) -> None:
         if kind not in ("multi-exposure", "multi-focus"):
             raise InputError(f"unknown synthetic pair kind {kind!r}; choose multi-exposure or multi-focus")
-        self.dataset = dataset
+        super().__init__(dataset, seed)
         self.kind = kind
-        self.seed = seed
         self.params = params
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random numbers of pass ``epoch`` over the dataset."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         src = self.dataset[index]
         img = src["image"]
-        rng = item_rng(self.seed, _SYNTH_SALT, self.epoch, index)
+        rng = self.rng(_SYNTH_SALT, index)
         item: dict[str, Any] = {"name": src.get("name", str(index)), "ref": img}
         if self.kind == "multi-exposure":
             item["a"], item["b"] = make_multi_exposure_pair(img, rng, **self.params)

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from mmfuse.errors import InputError
 
-__all__ = ["pad_to_size", "crop_item", "center_crop_item", "flip_item", "item_rng", "RandomCropFlip"]
+__all__ = ["pad_to_size", "crop_item", "center_crop_item", "flip_item", "item_rng", "EpochSeededWrapper", "RandomCropFlip"]
 
 _CROP_SALT = 0x43524F50  # distinguishes the crop stream from other seeded streams of an item
 
@@ -91,7 +91,36 @@ def flip_item(item: dict[str, Any], horizontal: bool, vertical: bool, rot90: int
     return out
 
 
-class RandomCropFlip(Dataset):
+class EpochSeededWrapper(Dataset):
+    """Base of dataset wrappers whose randomness depends only on ``(seed, epoch, index)``.
+
+    Subclasses draw the random numbers of item ``i`` with :meth:`rng` (:func:`item_rng` with
+    their own ``salt``), so results do not depend on worker processes, ranks or reading order;
+    call :meth:`set_epoch` before reading an epoch.
+
+    Args:
+        dataset: the wrapped dataset.
+        seed: run seed.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random numbers of pass ``epoch`` over the dataset."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def rng(self, salt: int, index: int) -> np.random.Generator:
+        """The generator of item ``index`` in the current epoch for stream ``salt``."""
+        return item_rng(self.seed, salt, self.epoch, index)
+
+
+class RandomCropFlip(EpochSeededWrapper):
     """Random ``crop_size`` crops plus optional flips / quarter turns, the same for every image of an item.
 
     Items smaller than the crop are mirror-padded (:func:`pad_to_size`). The random numbers of
@@ -112,23 +141,14 @@ class RandomCropFlip(Dataset):
             raise InputError(f"crop size must be a positive number of pixels, got {crop_size}")
         if rot90 and crop_size is None:
             raise InputError("rot90 needs square crops (set a crop size)")
-        self.dataset = dataset
+        super().__init__(dataset, seed)
         self.crop_size = crop_size
         self.flip = flip
         self.rot90 = rot90
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random numbers of pass ``epoch`` over the dataset."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.dataset[index]
-        rng = item_rng(self.seed, _CROP_SALT, self.epoch, index)
+        rng = self.rng(_CROP_SALT, index)
         if self.crop_size is not None:
             h, w = _common_size(item)
             c = self.crop_size
