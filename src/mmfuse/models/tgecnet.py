@@ -55,7 +55,6 @@ from torch import Tensor, nn
 from mmfuse.errors import InputError, ShapeError
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
-from mmfuse.nn.moe import combine_expert_outputs, load_balancing_loss
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 
@@ -169,9 +168,6 @@ class TaskMoE(nn.Module):
         dispatch: Literal["sparse", "dense"] = "sparse",
     ) -> None:
         super().__init__()
-        if dispatch not in ("sparse", "dense"):
-            raise InputError(f"TaskMoE: dispatch {dispatch!r} is unknown; valid: 'sparse', 'dense'")
-        self.dispatch = dispatch
         hidden = max(1, int(dim * expert_ffn))
         self.task_gating = task_gating
         self.prompt_proj = nn.Linear(prompt_dim, dim) if task_gating else None
@@ -184,23 +180,14 @@ class TaskMoE(nn.Module):
             combine=combine,
             gate_init="normal",
             gate_with_input=task_gating,
+            dispatch=dispatch,
         )
 
     def forward(self, x: Tensor, prompt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         gate_in = self.prompt_proj(prompt) if self.prompt_proj is not None else None
         b = x.shape[0]
-        if self.dispatch == "sparse":
-            out = self.moe(x, gate_input=gate_in)
-            mixed, loss, gates = out.output, out.loss, out.gates
-        else:
-            moe = self.moe
-            units, restore, _ = moe._units(x)
-            gate = moe.routers[0](moe._gate_vectors(x, units, gate_in))
-            every = torch.stack([e(units) for e in moe.experts], dim=1)  # (T, N, C)
-            idx = gate.top_indices[:, :, None].expand(-1, -1, every.shape[-1])
-            chosen = every.gather(1, idx)  # (T, K, C)
-            mixed = restore(combine_expert_outputs(chosen, gate.top_gates, moe.combine))
-            loss, gates = load_balancing_loss(gate.importance, gate.load), gate.gates
+        out = self.moe(x, gate_input=gate_in)
+        mixed, loss, gates = out.output, out.loss, out.gates
         per_image = gates.reshape(b, -1, gates.shape[-1]).mean(dim=1)
         return x + mixed, loss, per_image
 
