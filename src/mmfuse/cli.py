@@ -138,7 +138,7 @@ def _print_report(infos: dict[str, dict[str, Any]]) -> None:
         console.print(f"{name}:", markup=False, highlight=False)
         for key, value in extra.items():
             text = json.dumps(value, default=str) if not isinstance(value, str) else value
-            console.print(f"  {key}: {text}", markup=False, highlight=False)
+            console.print(f"  {key}: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
