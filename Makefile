@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/mmfuse fuse $(SAMPLE_IR) $(SAMPLE_VI) -o out/demo_fused.png --overwrite --report
+	$(VENV)/bin/mmfuse fuse $(SAMPLE_IR) $(SAMPLE_VI) -o out/demo_fused.png --overwrite
 
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider
