@@ -5,15 +5,16 @@ Reads the benchmark (``OUT/bench``: degraded + clean pairs) and the ``mmfuse ben
 dict) and writes, as Markdown to stdout (and JSON with ``--json``):
 
 1. mean metrics per setting and method, and for ``tgecnet-small`` the number of metrics on which
-   it beats the best classical fusion baseline on the degraded inputs (group a) and the best
-   restore->fuse cascade (group b), metric by metric;
+   it is better than each other method, and than the best of the classical fusion baselines on
+   the degraded inputs (group a) and of the restore->fuse cascades (group b) metric by metric;
 2. the gate report's confusion matrix (true setting x predicted setting, from the ``degradation``
    field of the info dict that ``mmfuse fuse --report`` prints) and per-degradation accuracy;
 3. chroma error against the clean visible image (CbCr MAE on the 0-255 scale and CbCr PSNR):
    (a) naive re-attachment of the degraded chroma (what every luminance-only method does, e.g.
    gff's output) vs (b) tgecnet-small's restored chroma;
-4. with ``--figures DIR``: the colour before/after figure on a noisy pair and the training loss
-   curves (``--log runs/tgecnet-small/log.csv``).
+4. PSNR of the restored VIS-Y and IR against the clean images per setting (stage-1 output);
+5. with ``--figures DIR``: the colour before/after figures on a noisy and a hazy pair and the
+   training loss curves (``--log runs/tgecnet-small/log.csv``, the engine's log).
 
 Usage::
 
@@ -52,6 +53,12 @@ def load_records(report: Path) -> dict[str, dict[str, list[dict]]]:
     return recs
 
 
+def better(ours: float, other: float, metric: str) -> bool:
+    """Whether ``ours`` is strictly better than ``other`` on ``metric`` (4 decimals, as printed)."""
+    a, b = round(ours, 4), round(other, 4)
+    return a > b if HIGHER[metric] else a < b
+
+
 def metric_table(recs: dict) -> tuple[str, dict]:
     lines, verdict = [], {}
     settings = [s for s in SETTING_ORDER if s in recs] + [s for s in recs if s not in SETTING_ORDER]
@@ -70,22 +77,25 @@ def metric_table(recs: dict) -> tuple[str, dict]:
         if OURS in means:
             groups = {"a": [m for m in means if m != OURS and not m.startswith("cascade:")],
                       "b": [m for m in means if m.startswith("cascade:")]}
-            v = {}
+            v: dict[str, dict] = {"best_of_group": {}, "each": {}}
             for g, ms_ in groups.items():
                 if not ms_:
                     continue
                 wins = []
                 for k in METRICS:
                     best = max(means[m][k] for m in ms_) if HIGHER[k] else min(means[m][k] for m in ms_)
-                    ours = means[OURS][k]
-                    if (ours > best) if HIGHER[k] else (ours < best):
+                    if better(means[OURS][k], best, k):
                         wins.append(k)
-                v[g] = wins
+                v["best_of_group"][g] = wins
+                for m in ms_:
+                    v["each"][m] = [k for k in METRICS if better(means[OURS][k], means[m][k], k)]
             verdict[s] = v
             lines.append("")
-            for g, wins in v.items():
+            each = ", ".join(f"{m} {len(w)}/{len(METRICS)}" for m, w in v["each"].items())
+            lines.append(f"- metrics on which {OURS} is better than each method: {each}")
+            for g, wins in v["best_of_group"].items():
                 label = "classical fusion on degraded inputs" if g == "a" else "restore→fuse cascades"
-                lines.append(f"- vs best of ({g}) {label}: wins {len(wins)}/{len(METRICS)} ({', '.join(wins) or '-'})")
+                lines.append(f"- vs the best of ({g}) {label} metric by metric: {len(wins)}/{len(METRICS)} ({', '.join(wins) or '-'})")
     return "\n".join(lines), verdict
 
 
@@ -173,46 +183,43 @@ def colour_figure(bench: Path, report: Path, out_png: Path, setting: str = "nois
     plt.close(fig)
 
 
-def loss_figure(log_csvs: list[Path], out_png: Path) -> None:
-    """Loss curves; for each stage the rows of the last log that has it (a re-run stage replaces the first)."""
+def loss_figure(log_csv: Path, out_png: Path) -> None:
+    """Training losses per stage and validation losses from an engine ``log.csv``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_stage: dict[str, dict[int, dict]] = {}
-    for log_csv in log_csvs:
-        this: dict[str, dict[int, dict]] = defaultdict(dict)
-        for r in csv.DictReader(log_csv.open()):
-            this[r["stage"]][int(r["global_step"])] = r  # a resumed run repeats steps after the last checkpoint: keep the last
-        by_stage.update(this)
-    rows_l = [rows[k] for rows in by_stage.values() for k in sorted(rows)]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
-    for ax, stage, keys in ((axes[0], "restore", ["total", "l1", "grad", "load", "probe"]),
-                            (axes[1], "fusion", ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_load", "chroma"]),
-                            (axes[2], "probe", ["probe"])):
-        rs = [r for r in rows_l if r["stage"] == stage]
-        x = [int(r["step"]) for r in rs]
+    rows = list(csv.DictReader(log_csv.open()))
+    by_step: dict[tuple[str, int], dict] = {}
+    for r in rows:  # a resumed run repeats the steps after its last checkpoint: keep the last row
+        by_step[(r["kind"], int(r["step"]))] = r
+    rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[1], k[0]))]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
+    panels = ((axes[0], "restore", ["total", "l1", "grad", "load", "probe"]),
+              (axes[1], "fusion", ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_ssim", "fuse_load", "chroma"]))
+    for ax, stage, keys in panels:
+        rs = [r for r in rows if r["kind"] == "train" and r["stage"] == stage]
+        x = np.array([int(r["step"]) for r in rs])
         for k in keys:
-            y = [float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rs]
-            if np.all(np.isnan(y)):
+            y = np.array([float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rs])
+            if y.size == 0 or np.all(np.isnan(y)):
                 continue
-            if len(y) > 20:  # trailing 10-row moving average (no edge artefacts)
-                yk, xk = np.convolve(np.nan_to_num(y), np.ones(10) / 10, mode="valid"), x[9:]
-            else:
-                yk, xk = y, x
+            n = 50 if len(y) > 500 else 1
+            yk, xk = (np.convolve(np.nan_to_num(y), np.ones(n) / n, mode="valid"), x[n - 1 :]) if n > 1 else (y, x)
             ax.plot(xk, yk, label=k, lw=1)
         ax.set_yscale("log")
-        ax.set_title(f"stage {stage} (10-row moving average)", fontsize=9)
-        ax.set_xlabel("step")
+        ax.set_title(f"stage {stage} (50-step moving average)", fontsize=9)
+        ax.set_xlabel("global step")
         ax.legend(fontsize=7)
-    ax = axes[3]
-    for key in sorted({k for r in rows_l for k in r if k.startswith("val_psnr_vis_")}):
-        pts = [(int(r["step"]), float(r[key])) for r in rows_l if r.get(key) not in (None, "") and r["stage"] == "restore"]
+    ax = axes[2]
+    for k in ("val_l1", "val_probe", "val_fuse_grad", "val_chroma"):
+        pts = [(int(r["step"]), float(r[k])) for r in rows if r["kind"] == "val" and r.get(k) not in (None, "")]
         if pts:
-            ax.plot(*zip(*pts), marker="o", label=key.replace("val_psnr_", ""))
-    ax.set_title("stage 1 validation PSNR (dB, val split, 128 px crops)", fontsize=9)
-    ax.set_xlabel("step")
+            ax.plot(*zip(*pts), marker="o", label=k)
+    ax.set_yscale("log")
+    ax.set_title("validation losses (10 val pairs, whole images)", fontsize=9)
+    ax.set_xlabel("global step")
     ax.legend(fontsize=7)
     fig.tight_layout()
     out_png.parent.mkdir(parents=True, exist_ok=True)
@@ -220,11 +227,51 @@ def loss_figure(log_csvs: list[Path], out_png: Path) -> None:
     plt.close(fig)
 
 
+def restoration_table(bench: Path, settings: list[str], max_pairs: int) -> tuple[str, dict]:
+    """PSNR (dB) of the restored VIS-Y and IR of the shipped model against the clean ones."""
+    import torch
+
+    import mmfuse
+    from mmfuse.io import pad_to_multiple
+
+    net = mmfuse.load(OURS).network.eval()
+    lines = ["| setting | VIS-Y input | VIS-Y restored | IR input | IR restored |", "|---|---|---|---|---|"]
+    out = {}
+
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(10 * np.log10(1.0 / max(np.mean((np.clip(a, 0, 1) - b) ** 2), 1e-10)))
+
+    for s in settings:
+        vi_dir = bench / s / "vi"
+        if not vi_dir.is_dir():
+            continue
+        acc = defaultdict(list)
+        for vi in sorted(vi_dir.iterdir())[:max_pairs]:
+            ir_p = bench / s / "ir" / vi.name
+            imgs = {
+                "vis": (rgb_to_ycbcr(read_image(vi, "rgb"))[..., 0], rgb_to_ycbcr(read_image(bench / s / "vi_clean" / vi.name, "rgb"))[..., 0]),
+                "ir": (read_image(ir_p, "gray"), read_image(bench / s / "ir_clean" / vi.name, "gray")),
+            }
+            for mod, (deg, clean) in imgs.items():
+                h, w = deg.shape
+                x = torch.from_numpy(pad_to_multiple(deg.astype(np.float32), net.size_multiple)[0])[None, None]
+                with torch.no_grad():
+                    r = net.restore(x)["restored"][0, 0, :h, :w].numpy()
+                acc[f"{mod}_in"].append(psnr(deg, clean))
+                acc[f"{mod}_out"].append(psnr(r, clean))
+        out[s] = {k: float(np.mean([v for v in vs if np.isfinite(v)])) if any(np.isfinite(vs)) else float("inf") for k, vs in acc.items()}
+        f = lambda v: "∞" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+        o = out[s]
+        lines.append(f"| {s} | {f(o['vis_in'])} | {f(o['vis_out'])} | {f(o['ir_in'])} | {f(o['ir_out'])} |")
+    return "\n".join(lines), out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--figures", type=Path, default=None)
-    ap.add_argument("--log", type=Path, action="append", default=None, help="training log.csv (repeatable)")
+    ap.add_argument("--log", type=Path, default=None, help="the training run's log.csv (loss figure)")
+    ap.add_argument("--restore-pairs", type=int, default=20, help="pairs per setting for the restoration table (0: skip)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--figure-pair", default=None)
     args = ap.parse_args()
@@ -236,6 +283,10 @@ def main() -> int:
     print("## Metrics\n" + table)
     print("\n## Gate confusion matrix\n\n" + conf)
     print("\n## Chroma error vs clean visible\n\n" + chroma)
+    restore_d = {}
+    if args.restore_pairs:
+        rest, restore_d = restoration_table(bench, SETTING_ORDER, args.restore_pairs)
+        print(f"\n## Restoration PSNR (first {args.restore_pairs} pairs per setting)\n\n" + rest)
     if args.figures:
         for s in ("noise50", "haze"):
             if (report / "fused" / s / safe(OURS)).is_dir():
@@ -243,7 +294,7 @@ def main() -> int:
         if args.log:
             loss_figure(args.log, args.figures / "loss_curves.png")
     if args.json:
-        args.json.write_text(json.dumps({"verdict": verdict, "confusion": conf_d, "chroma": chroma_d}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"verdict": verdict, "confusion": conf_d, "chroma": chroma_d, "restoration": restore_d}, indent=2) + "\n")
     return 0
 
 

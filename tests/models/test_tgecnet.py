@@ -93,6 +93,36 @@ def test_paper_config_forward_cpu() -> None:
     assert torch.isfinite(out["fused"]).all()
 
 
+def test_small_config_mac_budget() -> None:
+    """tgecnet-small stays within the issue's ~5 GMAC per 640x480 pair (counted on a 160x128 pair,
+    x15 pixels; MACs scale linearly with the area except the image-level prompt/probe heads)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = yaml.safe_load((ROOT / "configs" / "tgecnet-small.yaml").read_text())
+    net = TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}).eval()
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        net(torch.rand(1, 1, 128, 160), torch.rand(1, 3, 128, 160))
+    gmac = counter.get_total_flops() / 2e9 * (640 * 480) / (160 * 128)
+    assert 1.0 < gmac < 5.0
+
+
+def test_fusion_ssim_term_is_optional() -> None:
+    """``fuse_ssim`` (mmfuse option) is absent at its default weight 0 and adds a finite,
+    differentiable term when switched on."""
+    torch.manual_seed(2)
+    net = TGECNet(**TINY).train()
+    batch = _batch()
+    out = net.forward_stage("fusion", batch)
+    assert "fuse_ssim" not in net.training_losses(batch, out, "fusion", {})
+    terms = net.training_losses(batch, out, "fusion", {"fuse_ssim": 1.0})
+    assert 0.0 < float(terms["fuse_ssim"]) < 2.0
+    without = net.training_losses(batch, out, "fusion", {})["total"]
+    assert torch.isclose(terms["total"], without + terms["fuse_ssim"])
+    terms["total"].backward()
+    assert net.output_fusion[0].weight.grad is not None
+
+
 def test_forward_any_size_through_fusion_method() -> None:
     torch.manual_seed(0)
     net = TGECNet(**TINY)
@@ -315,10 +345,11 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
     are closer to the clean image than the noisy input, and the gate names the noise."""
     ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
     vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
-    h, w = (ir.shape[0] // 16) * 16, (ir.shape[1] // 16) * 16
+    net = shipped.network
+    m = net.size_multiple
+    h, w = (ir.shape[0] // m) * m, (ir.shape[1] // m) * m
     ir, vis = ir[:h, :w], vis[:h, :w]
     _, vis_d, _ = apply_setting(ir, vis, load_preset("demmi-rf").setting("noise50"), 0)
-    net = shipped.network
     with torch.inference_mode():
         out = net(torch.from_numpy(ir)[None, None], torch.from_numpy(vis_d.transpose(2, 0, 1))[None])
     clean_ycc, noisy_ycc = rgb_to_ycbcr(vis), rgb_to_ycbcr(vis_d)

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfuse.errors import InputError, ShapeError
+from mmfuse.losses.functional import fusion_ssim_loss
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
@@ -362,6 +363,7 @@ class TGECNet(nn.Module):
         "fuse_max": 1.0,
         "fuse_grad": 5.0,
         "fuse_load": 0.1,
+        "fuse_ssim": 0.0,
         "chroma": 1.0,
     }
     STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
@@ -707,7 +709,8 @@ class TGECNet(nn.Module):
         ``(B, 4)``), on the concatenation [VIS-Y ; IR] of restored ``R`` and clean ``C``.
         Stage ``"fusion"`` (paper eq. 6, code): ``|F − V_c| + |F − I_c| + |F − max(V_c, I_c)| +
         fuse_grad·L_grad + fuse_load·L_load^Fus`` (+ ``chroma·|CbCr − CbCr_c|`` with the chroma
-        head). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
+        head; + ``fuse_ssim·[1 − (SSIM(F, V_c) + SSIM(F, I_c))/2]``, an mmfuse option off by default,
+        the two-source SSIM loss common in fusion training, e.g. TC-MoA's L_ssim). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
             batch: ``ir``, ``vis``, ``ir_clean``, ``vis_clean`` (``vis*`` RGB or Y), optional
@@ -760,6 +763,9 @@ class TGECNet(nn.Module):
             else:
                 terms["fuse_grad"] = F.l1_loss(torch.maximum(gi, gf), gv)
             terms["fuse_load"] = outputs["fusion_load"]
+            if w["fuse_ssim"]:
+                terms["fuse_ssim"] = fusion_ssim_loss(f, ir_c, vis_c)
+                total = total + w["fuse_ssim"] * terms["fuse_ssim"]
             total = (
                 total
                 + w["fuse_vis"] * terms["fuse_vis"]
