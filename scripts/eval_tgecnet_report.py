@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse.io import read_image, rgb_to_ycbcr
+from mmfuse.metrics import METRIC_DIRECTION
 
-HIGHER = {"CC": True, "MSE": False, "PSNR": True, "Nabf": False, "MS_SSIM": True, "Qabf": True, "VIF": True, "SSIM": True}
-METRICS = list(HIGHER)
+METRICS = ["CC", "MSE", "PSNR", "Nabf", "MS_SSIM", "Qabf", "VIF", "SSIM"]
+HIGHER = {m: METRIC_DIRECTION[m] > 0 for m in METRICS}
 OURS = "tgecnet-small"
 SETTING_ORDER = ["clean", "noise15", "noise25", "noise50", "haze", "defocus", "stripe", "noise50+haze+defocus+stripe"]
 
@@ -266,6 +267,39 @@ def restoration_table(bench: Path, settings: list[str], max_pairs: int) -> tuple
     return "\n".join(lines), out
 
 
+def prompt_stats(bench: Path, settings: list[str], max_pairs: int) -> dict:
+    """How much the degradation-aware task prompt varies with the input: the spread of the prompt
+    vectors over all inputs relative to their mean norm, the spread of the per-setting means
+    (between-setting) relative to it, and the mean entropy of the atom coefficients."""
+    import torch
+
+    import mmfuse
+    from mmfuse.io import pad_to_multiple
+    from mmfuse.models.tgecnet import _with_highpass
+
+    net = mmfuse.load(OURS).network.eval()
+    prompts, coeffs, groups = [], [], []
+    for s in settings:
+        for vi in sorted((bench / s / "vi").iterdir())[:max_pairs]:
+            y = rgb_to_ycbcr(read_image(vi, "rgb"))[..., 0]
+            ir = read_image(bench / s / "ir" / vi.name, "gray")
+            for mod, img in (("vis", y), ("ir", ir)):
+                x = torch.from_numpy(pad_to_multiple(img.astype(np.float32), net.size_multiple)[0])[None, None]
+                with torch.no_grad():
+                    pr, co = net.task_prompt(_with_highpass(x) if net.prompt_highpass else x, return_coefficients=True)
+                prompts.append(pr[0].numpy())
+                coeffs.append(co[0].numpy())
+                groups.append(f"{s}/{mod}")
+    P, C = np.stack(prompts), np.stack(coeffs)
+    norm = float(np.linalg.norm(P.mean(0)))
+    total = float(np.sqrt(((P - P.mean(0)) ** 2).sum(1).mean()))
+    means = np.stack([P[[g == k for g in groups]].mean(0) for k in sorted(set(groups))])
+    between = float(np.sqrt(((means - P.mean(0)) ** 2).sum(1).mean()))
+    ent = float(np.mean(-(C * np.log(np.clip(C, 1e-12, 1))).sum(1)))
+    return {"inputs": len(P), "spread_rel": total / norm, "between_rel": between / norm,
+            "atom_entropy": ent, "atom_entropy_max": float(np.log(C.shape[1])), "top_atom_mass": float(C.max(1).mean())}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -284,6 +318,8 @@ def main() -> int:
     print("\n## Gate confusion matrix\n\n" + conf)
     print("\n## Chroma error vs clean visible\n\n" + chroma)
     restore_d = {}
+    stats = prompt_stats(bench, SETTING_ORDER, 5)
+    print("\n## Task prompt statistics (5 pairs per setting, both modalities)\n\n" + json.dumps(stats, indent=1))
     if args.restore_pairs:
         rest, restore_d = restoration_table(bench, SETTING_ORDER, args.restore_pairs)
         print(f"\n## Restoration PSNR (first {args.restore_pairs} pairs per setting)\n\n" + rest)
@@ -294,7 +330,7 @@ def main() -> int:
         if args.log:
             loss_figure(args.log, args.figures / "loss_curves.png")
     if args.json:
-        args.json.write_text(json.dumps({"verdict": verdict, "confusion": conf_d, "chroma": chroma_d, "restoration": restore_d}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"verdict": verdict, "confusion": conf_d, "chroma": chroma_d, "restoration": restore_d, "prompt": stats}, indent=2) + "\n")
     return 0
 
 

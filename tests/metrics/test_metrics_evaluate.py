@@ -181,3 +181,13 @@ def test_evaluate_many_equals_evaluate() -> None:
         many = M.evaluate_many(fused, ir, vi, profile=name, metrics=names)
         for f, got in zip(fused, many):
             assert got == M.evaluate(f, ir, vi, profile=name, metrics=names), name
+
+
+def test_every_metric_has_a_direction() -> None:
+    """``METRIC_DIRECTION`` covers every metric name (+1 higher is better, -1 lower is better),
+    and the error-type metrics are the lower-is-better ones."""
+    from mmfuse.metrics import METRIC_DIRECTION, METRICS
+
+    assert set(METRICS) <= set(METRIC_DIRECTION)
+    assert set(METRIC_DIRECTION.values()) == {1, -1}
+    assert {m for m, d in METRIC_DIRECTION.items() if d < 0} == {"CE", "Qcv", "Nabf", "Nabf_petrovic", "MSE", "RMSE"}

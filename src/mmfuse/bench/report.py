@@ -22,21 +22,14 @@ from urllib.parse import quote
 import numpy as np
 
 from mmfuse.bench.layout import Benchmark, OutputLayout, safe_method_name
+from mmfuse.metrics.profiles import METRIC_DIRECTION as _METRIC_DIRECTION
 
 __all__ = ["METRIC_DIRECTION", "write_report", "summarise", "format_value"]
 
-#: +1: higher is better, -1: lower is better (``../shared/specs/metrics.md``). Metrics not
+#: +1: higher is better, -1: lower is better: every metric's direction
+#: (:data:`mmfuse.metrics.METRIC_DIRECTION`) plus the timing and memory columns. Columns not
 #: listed get no "best" marking.
-METRIC_DIRECTION: dict[str, int] = {
-    "EN": 1, "SD": 1, "SF": 1, "AG": 1, "EI": 1,
-    "MI": 1, "NMI": 1, "FMI": 1, "FMI_pixel": 1, "FMI_dct": 1, "FMI_w": 1,
-    "CE": -1,
-    "SCD": 1, "VIF": 1, "Qabf": 1, "Qcb": 1, "Qcv": -1,
-    "Nabf": -1, "Nabf_petrovic": -1,
-    "SSIM": 1, "MS_SSIM": 1, "MEF_SSIM": 1,
-    "CC": 1, "MSE": -1, "RMSE": -1, "PSNR": 1,
-    "ms": -1, "peak_mb": -1,
-}
+METRIC_DIRECTION: dict[str, int] = {**_METRIC_DIRECTION, "ms": -1, "peak_mb": -1}
 
 _THUMB_SIDE = 320
 

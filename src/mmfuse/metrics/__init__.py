@@ -40,7 +40,7 @@ from mmfuse.metrics._petrovic import Nabf, Nabf_petrovic, Qabf
 from mmfuse.metrics._single import AG, EI, EN, SD, SF
 from mmfuse.metrics._ssim import MEF_SSIM, MS_SSIM, SSIM
 from mmfuse.metrics._vif import VIF
-from mmfuse.metrics.profiles import METRICS, NO_REFERENCE_METRICS, PROFILES, Profile, get_profile
+from mmfuse.metrics.profiles import METRIC_DIRECTION, METRICS, NO_REFERENCE_METRICS, PROFILES, Profile, get_profile
 
 __all__ = [
     "AG",
@@ -54,6 +54,7 @@ __all__ = [
     "FMI_w",
     "MEF_SSIM",
     "METRICS",
+    "METRIC_DIRECTION",
     "METRIC_FUNCTIONS",
     "MI",
     "MSE",

@@ -49,7 +49,7 @@ import numpy as np
 
 from mmfuse.errors import InputError
 
-__all__ = ["Profile", "PROFILES", "get_profile", "METRICS", "NO_REFERENCE_METRICS"]
+__all__ = ["Profile", "PROFILES", "get_profile", "METRICS", "NO_REFERENCE_METRICS", "METRIC_DIRECTION"]
 
 METRICS: tuple[str, ...] = (
     "EN",
@@ -82,6 +82,17 @@ METRICS: tuple[str, ...] = (
 
 NO_REFERENCE_METRICS: frozenset[str] = frozenset({"EN", "SD", "SF", "AG", "EI"})
 """Metrics of the fused image alone; all others compare the fused image with the sources."""
+
+METRIC_DIRECTION: Mapping[str, int] = MappingProxyType({
+    "EN": 1, "SD": 1, "SF": 1, "AG": 1, "EI": 1,
+    "MI": 1, "NMI": 1, "FMI": 1, "FMI_pixel": 1, "FMI_dct": 1, "FMI_w": 1,
+    "CE": -1,
+    "SCD": 1, "VIF": 1, "Qabf": 1, "Qcb": 1, "Qcv": -1,
+    "Nabf": -1, "Nabf_petrovic": -1,
+    "SSIM": 1, "MS_SSIM": 1, "MEF_SSIM": 1,
+    "CC": 1, "MSE": -1, "RMSE": -1, "PSNR": 1,
+})
+"""``+1``: higher is better, ``-1``: lower is better, for every metric (``../shared/specs/metrics.md``)."""
 
 GreyConversion = Literal["matlab_uint8", "matlab_double", "opencv_float32", "bt601"]
 ColourHandling = Literal["grey", "per_channel"]
