@@ -18,7 +18,9 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-LOWER = {"MSE", "RMSE", "Nabf", "Nabf_petrovic", "CE", "Qcv", "ms"}
+from mmfuse.metrics import METRIC_DIRECTION
+
+LOWER = {m for m, d in METRIC_DIRECTION.items() if d < 0} | {"ms"}
 
 
 def fmt(v: float) -> str:
