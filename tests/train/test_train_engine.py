@@ -349,3 +349,39 @@ def test_on_the_fly_degradation_reaches_the_model(tmp_path):
     res = train(cfg, out=tmp_path / "run")
     assert StageProbe.calls[0][1] == ("ir", "ir_clean", "label", "vis", "vis_clean")
     assert np.isfinite(res.last_val["val_Qabf"]) and np.isfinite(res.last_val["val_l1"])
+
+
+def test_init_weights_start_the_run_from_a_weights_file(tmp_path):
+    """``init_weights`` loads an exported file before the first step (fine-tuning); a file for
+    another architecture is a one-line error naming the file."""
+    first = tmp_path / "first"
+    train(_cfg(), out=first)
+    exported = tmp_path / "first.safetensors"
+    export_run(first, exported)
+    res = train(_cfg(init_weights=str(exported), stages=[{"name": "fusion", "steps": 1, "batch_size": 2, "crop_size": 32, "lr": 1e-12}]), out=tmp_path / "second")
+    assert res.completed
+    start, after = load_weights_file(exported)[0], _weights(tmp_path / "second")
+    assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)  # one step at lr 1e-12: the exported weights
+    with pytest.raises(InputError, match="first.safetensors: init_weights do not fit"):
+        train(_cfg(init_weights=str(exported), model={"name": "fusion-unet", "channels": 8, "depth": 1}), out=tmp_path / "third")
+
+
+def test_degradation_before_crop(tmp_path):
+    """``degradation.before_crop`` degrades whole images, then crops: the items reaching the model
+    are crops of the requested size with their clean references and labels."""
+    from mmfuse.train.config import config_from_dict
+    from mmfuse.train.datasets import build_train_stream
+
+    cfg = config_from_dict(_cfg(data={"train": [{"root": str(IVIF)}], "degradation": {"preset": "demmi-rf", "before_crop": True, "weights": {"haze": 1.0}}}))
+    stream = build_train_stream(cfg.data, 32, seed=0)
+    item = stream.dataset[0]
+    assert item["ir"].shape == (32, 32) and item["vis_clean"].shape == (32, 32, 3) and item["setting"] == "haze"
+    # the haze of a crop of a whole hazed image differs from hazing the crop alone
+    crop_first = build_train_stream(config_from_dict(_cfg(data={"train": [{"root": str(IVIF)}], "degradation": {"preset": "demmi-rf", "weights": {"haze": 1.0}}})).data, 32, seed=0)
+    other = crop_first.dataset[0]
+    assert np.array_equal(other["vis_clean"], item["vis_clean"])  # same crop window
+    assert not np.allclose(other["vis"], item["vis"])
+    StageProbe.calls.clear()
+    res = train(_cfg(model={"name": "test-stage-probe"}, data={"train": [{"root": str(IVIF)}], "degradation": {"preset": "demmi-rf", "before_crop": True}},
+                     stages=[{"name": "fusion", "steps": 1, "batch_size": 2, "crop_size": 32}]), out=tmp_path / "run")
+    assert res.completed and StageProbe.calls[0][1] == ("ir", "ir_clean", "label", "vis", "vis_clean")

@@ -95,6 +95,9 @@ class DegradationConfig:
             ``modality``, ``label``, ``setting``; restoration pre-training).
         vis_gray: convert visible images to luminance after degradation.
         validation: also degrade the validation pairs (with fixed, seeded parameters).
+        before_crop: degrade the whole training image and then crop (degradations whose
+            parameters depend on the image, such as haze depth and airlight, then match those of
+            whole test images; slower). Default: crop first, then degrade the crop.
     """
 
     preset: str = "demmi-rf"
@@ -102,6 +105,7 @@ class DegradationConfig:
     mode: Literal["pair", "single"] = "pair"
     vis_gray: bool = False
     validation: bool = True
+    before_crop: bool = False
 
 
 @dataclass
@@ -249,6 +253,9 @@ class TrainConfig:
         output_dir: run folder (``--out`` overrides it).
         method: method name written into exported weights (default: the architecture name).
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (GPU if available).
+        init_weights: weights file (``mmfuse export`` output or any safetensors state dict of
+            the model) loaded before the first stage, e.g. to fine-tune a shipped model; ignored
+            when resuming from a checkpoint.
         threads: CPU threads of PyTorch's intra-op pool in each process (null: PyTorch's
             default; 1 is often fastest on small models or a shared machine).
         deterministic: ask PyTorch for deterministic algorithms (warn-only).
@@ -266,6 +273,7 @@ class TrainConfig:
     output_dir: str = "runs/run"
     method: str | None = None
     device: str = "cpu"
+    init_weights: str | None = None
     threads: int | None = None
     deterministic: bool = True
     find_unused_parameters: bool = False
@@ -461,7 +469,7 @@ def _check_semantics(cfg: TrainConfig) -> None:
 
 
 def _absolutise(raw: dict[str, Any], base: Path) -> None:
-    """Make the data paths of a raw config absolute (relative to ``base``), in place."""
+    """Make the data paths and ``init_weights`` of a raw config absolute (relative to ``base``), in place."""
 
     def fix_sources(sources: Any) -> None:
         if isinstance(sources, list):
@@ -471,6 +479,8 @@ def _absolutise(raw: dict[str, Any], base: Path) -> None:
                         if isinstance(s.get(k), str):
                             s[k] = str((base / os.path.expanduser(s[k])).resolve())
 
+    if isinstance(raw.get("init_weights"), str):
+        raw["init_weights"] = str((base / os.path.expanduser(raw["init_weights"])).resolve())
     data = raw.get("data")
     if isinstance(data, dict):
         fix_sources(data.get("train"))

@@ -262,6 +262,16 @@ class Trainer:
         self.step = 0
         self.elapsed_before = 0.0
         self.ckpt: ckpt_io.Checkpoint | None = None
+        if cfg.init_weights and not (resume and ckpt_io.has_checkpoint(run_dir)):
+            from mmfuse.models.base import load_weights_file
+
+            state, _ = load_weights_file(cfg.init_weights, device=str(self.device))
+            try:
+                missing, unexpected = self.model.load_state_dict(state, strict=False)
+            except RuntimeError as err:  # shape mismatches
+                raise InputError(f"{cfg.init_weights}: init_weights do not fit the configured model ({str(err).splitlines()[-1].strip()})") from None
+            if missing or unexpected:
+                raise InputError(f"{cfg.init_weights}: init_weights do not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         if resume and ckpt_io.has_checkpoint(run_dir):
             self.ckpt = ckpt_io.load_checkpoint(run_dir, device=self.device)
             missing, unexpected = self.model.load_state_dict(self.ckpt.weights, strict=False)
