@@ -362,7 +362,7 @@ def test_init_weights_start_the_run_from_a_weights_file(tmp_path):
     assert res.completed
     start, after = load_weights_file(exported)[0], _weights(tmp_path / "second")
     assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)  # one step at lr 1e-12: the exported weights
-    with pytest.raises(InputError, match="first.safetensors: init_weights do not fit"):
+    with pytest.raises(InputError, match="first.safetensors: init_weights does not fit"):
         train(_cfg(init_weights=str(exported), model={"name": "fusion-unet", "channels": 8, "depth": 1}), out=tmp_path / "third")
 
 

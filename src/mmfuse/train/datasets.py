@@ -96,15 +96,16 @@ def build_train_stream(data: DataConfig, crop_size: int, seed: int) -> SampleStr
         ds = build_source(src, "train", cache=data.cache)
         parts.extend([ds] * max(src.repeat, 1))
     base: Dataset = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    if kind == "pairs" and data.degradation is not None and data.degradation.before_crop:
-        degraded = _degrader(base, data, seed)
-        crop = RandomCropFlip(degraded, crop_size, flip=data.flip, rot90=data.rot90, seed=seed)
-        return SampleStream(crop, seed=seed, shuffle=data.shuffle, epoch_aware=[degraded, crop])
+    epoch_aware: list[Any] = []
+    degrade_first = kind == "pairs" and data.degradation is not None and data.degradation.before_crop
+    if degrade_first:
+        base = _degrader(base, data, seed)
+        epoch_aware.append(base)
     crop = RandomCropFlip(base, crop_size, flip=data.flip, rot90=data.rot90, seed=seed)
     top: Dataset = crop
-    epoch_aware: list[Any] = [crop]
+    epoch_aware.append(crop)
     if kind == "pairs":
-        if data.degradation is not None:
+        if data.degradation is not None and not degrade_first:
             top = _degrader(crop, data, seed)
             epoch_aware.append(top)
     else:

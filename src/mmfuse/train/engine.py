@@ -233,6 +233,17 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``model``; a state that does not fit (missing, unexpected or
+    mis-shaped tensors) is an :class:`InputError` starting with ``what``."""
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise InputError(f"{what} does not fit the configured model ({str(err).splitlines()[-1].strip()})") from None
+    if missing or unexpected:
+        raise InputError(f"{what} does not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 class Trainer:
     """Runs the stages of a config in a run folder (use :func:`train`, which sets it up).
 
@@ -262,23 +273,15 @@ class Trainer:
         self.step = 0
         self.elapsed_before = 0.0
         self.ckpt: ckpt_io.Checkpoint | None = None
-        if cfg.init_weights and not (resume and ckpt_io.has_checkpoint(run_dir)):
-            from mmfuse.models.base import load_weights_file
-
-            state, _ = load_weights_file(cfg.init_weights, device=str(self.device))
-            try:
-                missing, unexpected = self.model.load_state_dict(state, strict=False)
-            except RuntimeError as err:  # shape mismatches
-                raise InputError(f"{cfg.init_weights}: init_weights do not fit the configured model ({str(err).splitlines()[-1].strip()})") from None
-            if missing or unexpected:
-                raise InputError(f"{cfg.init_weights}: init_weights do not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         if resume and ckpt_io.has_checkpoint(run_dir):
             self.ckpt = ckpt_io.load_checkpoint(run_dir, device=self.device)
-            missing, unexpected = self.model.load_state_dict(self.ckpt.weights, strict=False)
-            if missing or unexpected:
-                raise InputError(f"{run_dir}: checkpoint does not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            _load_state(self.model, self.ckpt.weights, f"{run_dir}: checkpoint")
             self.step = self.ckpt.step
             self.elapsed_before = float(self.ckpt.state.get("elapsed", 0.0))
+        elif cfg.init_weights:
+            from mmfuse.models.base import load_weights_file
+
+            _load_state(self.model, load_weights_file(cfg.init_weights, device=str(self.device))[0], f"{cfg.init_weights}: init_weights")
         # per-rank randomness of the model (noise, dropout) after identical initialisation
         torch.manual_seed(cfg.seed + 7919 * dist.rank + 1)
         if self.ckpt is not None:
