@@ -156,3 +156,14 @@ def test_stage_data_override():
     assert cfg.stage_data(cfg.stages[0]).flip is True
     d = cfg.stage_data(cfg.stages[1])
     assert d.flip is False and d.num_workers == 2 and d.train == cfg.data.train
+
+
+def test_start_stage_skips_the_earlier_stages(tmp_path):
+    two = [{"name": "restore", "steps": 10}, {"name": "refine", "task": "restore", "steps": 5}, {"name": "fusion", "steps": 3}]
+    cfg = config_from_dict(_raw(stages=two, start_stage="refine"), base_dir=tmp_path)
+    assert [s.name for s in cfg.stages] == ["refine", "fusion"] and cfg.total_steps == 8
+    assert cfg.stages[0].kind == "restore" and cfg.stages[1].kind == "fusion"
+    again = config_from_dict(config_to_dict(cfg), base_dir=tmp_path)  # a saved run config resumes the same stages
+    assert [s.name for s in again.stages] == ["refine", "fusion"]
+    with pytest.raises(ConfigError, match="start_stage: no stage named 'refin'.*refine"):
+        config_from_dict(_raw(stages=two, start_stage="refin"), base_dir=tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from mmfuse.errors import ConfigError, InputError, OutputExistsError
@@ -295,6 +296,21 @@ def test_forward_stage_dispatch_and_synthetic_data(tmp_path):
     assert StageProbe.calls[2][1] == ("ir", "vis") and StageProbe.calls[2][2] == 3  # vis_mode rgb: colour in
 
 
+def test_stage_task_is_what_the_model_sees(tmp_path):
+    """Two stages of the same task need distinct names; ``task`` is what reaches the model, the
+    name labels the log and the stage weights."""
+    StageProbe.calls.clear()
+    stages = [
+        {"name": "fusion", "steps": 1, "batch_size": 2, "crop_size": 16},
+        {"name": "fusion-ft", "task": "fusion", "steps": 1, "batch_size": 2, "crop_size": 16, "lr": 1e-4},
+    ]
+    run = tmp_path / "run"
+    assert train(_cfg(model={"name": "test-stage-probe"}, stages=stages), out=run).completed
+    assert [c[0] for c in StageProbe.calls] == ["fusion", "fusion"]
+    assert [r["stage"] for r in _rows(run)] == ["fusion", "fusion-ft"]
+    assert (run / "checkpoints" / "fusion-ft.safetensors").is_file()
+
+
 def test_sigint_checkpoints_and_stops(tmp_path):
     """Ctrl-C finishes the current step, writes a checkpoint and stops; resume completes the run."""
     run = tmp_path / "run"
@@ -364,6 +380,29 @@ def test_init_weights_start_the_run_from_a_weights_file(tmp_path):
     assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)  # one step at lr 1e-12: the exported weights
     with pytest.raises(InputError, match="first.safetensors: init_weights does not fit"):
         train(_cfg(init_weights=str(exported), model={"name": "fusion-unet", "channels": 8, "depth": 1}), out=tmp_path / "third")
+
+
+def test_init_partial_allows_only_missing_tensors(tmp_path, capsys):
+    """``init_partial`` starts a model that has extra tensors from a file without them (they keep
+    their initialisation and are named in the log); a file with tensors the model lacks still fails."""
+    run = tmp_path / "run"
+    train(_cfg(), out=run)
+    full = _weights(run)
+    partial = {k: v for k, v in full.items() if not k.startswith("head.")}
+    assert partial and len(partial) < len(full)
+    pfile = tmp_path / "partial.safetensors"
+    save_file(partial, str(pfile))
+    one_step = [{"name": "fusion", "steps": 1, "batch_size": 2, "crop_size": 32, "lr": 1e-12}]
+    with pytest.raises(InputError, match="partial.safetensors: init_weights does not fit"):
+        train(_cfg(init_weights=str(pfile), stages=one_step), out=tmp_path / "strict")
+    res = train(_cfg(init_weights=str(pfile), init_partial=True, stages=one_step), out=tmp_path / "grown")
+    assert res.completed and "keep their initialisation (head)" in capsys.readouterr().err
+    after = _weights(tmp_path / "grown")
+    assert all(torch.allclose(after[k], partial[k], atol=1e-6) for k in partial)
+    extra = tmp_path / "extra.safetensors"
+    save_file({**full, "not_in_model": torch.zeros(1)}, str(extra))
+    with pytest.raises(InputError, match="unexpected"):
+        train(_cfg(init_weights=str(extra), init_partial=True, stages=one_step), out=tmp_path / "extra")
 
 
 def test_degradation_before_crop(tmp_path):

@@ -37,9 +37,11 @@ Paper-vs-code choices are constructor flags (spec §6, §7.3):
   single-stage training with stage ``"joint"``.
 
 CPU deviations available for small configs (``configs/tgecnet-small.yaml``, docs/models/tgecnet.md):
-``stem_stride=2`` (pixel-unshuffle stem so that level 1 runs at H/2; the paper's stem is a
-stride-1 3×3 conv), and ``level1_reduce=True`` (a 1×1 reduction after the level-1 skip
-concatenation so that the level-1 decoder works at ``dim`` instead of ``2·dim``).
+``stem_stride=2|4`` (pixel-unshuffle stem so that level 1 runs at H/2 or H/4; the paper's stem
+is a stride-1 3×3 conv), ``level1_reduce=True`` (a 1×1 reduction after the level-1 skip
+concatenation so that the level-1 decoder works at ``dim`` instead of ``2·dim``),
+``level1_block="conv"`` and ``detail_refine`` (a thin half-resolution refinement of the
+restoration, :class:`DetailRefine`, which gives back the per-pixel detail a stride-4 stem loses).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
@@ -246,6 +248,44 @@ class ChromaHead(nn.Module):
         return out
 
 
+class DetailRefine(nn.Module):
+    """Half-resolution refinement of a coarse restoration (mmfuse addition, not in TG-ECNet).
+
+    With a pixel-unshuffle stem (``stem_stride`` s > 1) every pixel value of a 4×4 cell must
+    travel through ``d`` feature channels, which limits how well per-pixel noise is removed
+    (docs/models/tgecnet.md). This thin stage works at ``H/2``: it sees the degraded image and the
+    coarse restoration (pixel-unshuffled, 2×4 channels) and the level-1 features re-arranged to
+    ``H/2`` (``PixelShuffle(s/2)``), and adds a correction to the coarse restoration. The last
+    convolution is zero-initialised, so the block starts as the identity on the coarse result.
+
+    Args:
+        feat_dim: channels of the level-1 features (divisible by ``(s/2)²``).
+        stride: ``s``, the resolution ratio between the image and the features (2 or 4).
+        width: hidden channels.
+        blocks: residual conv blocks.
+
+    Shape:
+        ``img``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` → ``(B, 1, H, W)``.
+    """
+
+    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1) -> None:
+        super().__init__()
+        if stride not in (2, 4) or feat_dim % (stride // 2) ** 2:
+            raise InputError(f"tgecnet: detail_refine needs stem_stride 2 or 4 and level-1 width divisible by (stride/2)^2, got stride {stride}, width {feat_dim}")
+        up = stride // 2
+        self.feat_up = nn.PixelShuffle(up) if up > 1 else nn.Identity()
+        self.unshuffle = nn.PixelUnshuffle(2)
+        self.inp = nn.Conv2d(8 + feat_dim // up**2, width, 3, padding=1)
+        self.body = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
+        self.out = nn.Sequential(nn.Conv2d(width, 4, 3, padding=1), nn.PixelShuffle(2))
+        nn.init.zeros_(self.out[0].weight)
+        nn.init.zeros_(self.out[0].bias)
+
+    def forward(self, img: Tensor, coarse: Tensor, feat: Tensor) -> Tensor:
+        x = torch.cat([self.unshuffle(torch.cat([img, coarse], 1)), self.feat_up(feat)], 1)
+        return coarse + self.out(self.body(F.relu(self.inp(x))))
+
+
 def _with_highpass(x: Tensor) -> Tensor:
     """``[x ; 10·(x − box3(x))]``: the image and its (amplified) 3×3 high-pass residual, ``(B, 2, H, W)``."""
     return torch.cat([x, 10.0 * (x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))], dim=1)
@@ -344,6 +384,8 @@ class TGECNet(nn.Module):
         prompt_highpass: feed the task prompt's CNN the image and its high-pass residual (2
             channels) instead of the image alone (mmfuse option to make the gate see noise and
             stripes; not in the paper).
+        detail_refine: hidden channels of a :class:`DetailRefine` stage after the restoration
+            head (mmfuse addition for pixel-unshuffle stems; 0 = off, the paper's layout).
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -364,6 +406,7 @@ class TGECNet(nn.Module):
         "fuse_grad": 5.0,
         "fuse_load": 0.1,
         "fuse_ssim": 0.0,
+        "fuse_mean": 0.0,
         "chroma": 1.0,
     }
     STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
@@ -408,6 +451,7 @@ class TGECNet(nn.Module):
         probe_input: Literal["prompt", "image"] = "prompt",
         probe_width: int = 16,
         prompt_highpass: bool = False,
+        detail_refine: int = 0,
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -488,6 +532,7 @@ class TGECNet(nn.Module):
         self.decoder_level1 = _blocks(nb[0], w1, hd[0], ffn, bias, k1)
         self.refinement = _blocks(num_refinement_blocks, w1, hd[0], ffn, bias, k1)
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
+        self.detail_refine = DetailRefine(w1, stem_stride, detail_refine) if detail_refine else None
         self.probe: nn.Module | None = None
         if degradation_probe:
             self.probe = DegradationEstimator(probe_width) if probe_input == "image" else nn.Linear(atom_dim, _PROBE_OUTPUTS)
@@ -588,8 +633,11 @@ class TGECNet(nn.Module):
         return self.decoder_level1(x), aux
 
     def restoration_head(self, feat: Tensor, img: Tensor) -> Tensor:
-        """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped)."""
-        return self.output(self.refinement(feat)) + img
+        """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
+        the :class:`DetailRefine` correction when it is on."""
+        r = self.refinement(feat)
+        out = self.output(r) + img
+        return self.detail_refine(img, out, r) if self.detail_refine is not None else out
 
     def restore(self, img: Tensor) -> dict[str, Any]:
         """Stage-1 forward: all-in-one restoration of single-channel images.
@@ -710,7 +758,9 @@ class TGECNet(nn.Module):
         Stage ``"fusion"`` (paper eq. 6, code): ``|F − V_c| + |F − I_c| + |F − max(V_c, I_c)| +
         fuse_grad·L_grad + fuse_load·L_load^Fus`` (+ ``chroma·|CbCr − CbCr_c|`` with the chroma
         head; + ``fuse_ssim·[1 − (SSIM(F, V_c) + SSIM(F, I_c))/2]``, an mmfuse option off by default,
-        the two-source SSIM loss common in fusion training, e.g. TC-MoA's L_ssim). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
+        the two-source SSIM loss common in fusion training, e.g. TC-MoA's L_ssim; +
+        ``fuse_mean·|F − (V_c + I_c)/2|``, an mmfuse option off by default: an intensity target
+        at the mean of the sources instead of their maximum). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
             batch: ``ir``, ``vis``, ``ir_clean``, ``vis_clean`` (``vis*`` RGB or Y), optional
@@ -766,6 +816,9 @@ class TGECNet(nn.Module):
             if w["fuse_ssim"]:
                 terms["fuse_ssim"] = fusion_ssim_loss(f, ir_c, vis_c)
                 total = total + w["fuse_ssim"] * terms["fuse_ssim"]
+            if w["fuse_mean"]:
+                terms["fuse_mean"] = F.l1_loss(f, 0.5 * (vis_c + ir_c))
+                total = total + w["fuse_mean"] * terms["fuse_mean"]
             total = (
                 total
                 + w["fuse_vis"] * terms["fuse_vis"]

@@ -138,7 +138,10 @@ class StageConfig:
     """One named training stage; stages run in order.
 
     Attributes:
-        name: stage name, passed to the model's ``training_losses`` / ``forward_stage``.
+        name: stage name (unique), passed to the model's ``training_losses`` / ``forward_stage``
+            unless ``task`` is set.
+        task: what the model is asked to do in this stage, when it differs from the name (e.g.
+            a second restoration stage ``{name: refine, task: restore}`` after adding a module).
         steps: optimisation steps of this stage.
         batch_size: global batch size (over all processes; divisible by the process count).
         crop_size: side of the square random training crops (pixels).
@@ -167,6 +170,7 @@ class StageConfig:
 
     name: str
     steps: int
+    task: str | None = None
     batch_size: int = 4
     crop_size: int = 128
     optimizer: Literal["adam", "adamw"] = "adamw"
@@ -185,6 +189,11 @@ class StageConfig:
     frozen_eval: bool = True
     loss_weights: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The stage name the model sees: ``task`` or, by default, ``name``."""
+        return self.task or self.name
 
 
 @dataclass
@@ -256,6 +265,12 @@ class TrainConfig:
         init_weights: weights file (``mmfuse export`` output or any safetensors state dict of
             the model) loaded before the first stage, e.g. to fine-tune a shipped model; ignored
             when resuming from a checkpoint.
+        init_partial: let ``init_weights`` leave parameters of the configured model unset (they
+            keep their initialisation; the run log names them), e.g. to fine-tune a shipped model
+            after adding a module. Tensors the model does not have, or of another shape, are
+            still errors.
+        start_stage: skip the stages before this one, e.g. to continue a pipeline from
+            ``init_weights`` exported after its earlier stages.
         threads: CPU threads of PyTorch's intra-op pool in each process (null: PyTorch's
             default; 1 is often fastest on small models or a shared machine).
         deterministic: ask PyTorch for deterministic algorithms (warn-only).
@@ -274,6 +289,8 @@ class TrainConfig:
     method: str | None = None
     device: str = "cpu"
     init_weights: str | None = None
+    init_partial: bool = False
+    start_stage: str | None = None
     threads: int | None = None
     deterministic: bool = True
     find_unused_parameters: bool = False
@@ -508,6 +525,11 @@ def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike | None 
         raise ConfigError(f"config must be a mapping of sections, got {type(raw).__name__}")
     _absolutise(raw, Path(base_dir) if base_dir is not None else Path.cwd())
     cfg = _build(TrainConfig, raw, "")
+    if cfg.start_stage is not None:
+        names = [s.name for s in cfg.stages]
+        if cfg.start_stage not in names:
+            raise ConfigError(f"start_stage: no stage named {cfg.start_stage!r}{_suggest(cfg.start_stage, names)} (stages: {', '.join(names)})")
+        cfg.stages = cfg.stages[names.index(cfg.start_stage) :]
     _check_semantics(cfg)
     return cfg
 

@@ -233,15 +233,17 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Load ``state`` into ``model``; a state that does not fit (missing, unexpected or
-    mis-shaped tensors) is an :class:`InputError` starting with ``what``."""
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], what: str, allow_missing: bool = False) -> list[str]:
+    """Load ``state`` into ``model``; a state that does not fit (missing — unless
+    ``allow_missing`` —, unexpected or mis-shaped tensors) is an :class:`InputError` starting
+    with ``what``. Returns the names of the model's tensors the state did not set."""
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
         raise InputError(f"{what} does not fit the configured model ({str(err).splitlines()[-1].strip()})") from None
-    if missing or unexpected:
+    if (missing and not allow_missing) or unexpected:
         raise InputError(f"{what} does not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return list(missing)
 
 
 class Trainer:
@@ -281,7 +283,12 @@ class Trainer:
         elif cfg.init_weights:
             from mmfuse.models.base import load_weights_file
 
-            _load_state(self.model, load_weights_file(cfg.init_weights, device=str(self.device))[0], f"{cfg.init_weights}: init_weights")
+            unset = _load_state(
+                self.model, load_weights_file(cfg.init_weights, device=str(self.device))[0], f"{cfg.init_weights}: init_weights", cfg.init_partial
+            )
+            if unset and dist.is_main:
+                modules = sorted({n.split(".")[0] for n in unset})
+                tqdm.write(f"init_weights: {len(unset)} tensors not in the file keep their initialisation ({', '.join(modules)})", file=sys.stderr)
         # per-rank randomness of the model (noise, dropout) after identical initialisation
         torch.manual_seed(cfg.seed + 7919 * dist.rank + 1)
         if self.ckpt is not None:
@@ -359,8 +366,8 @@ class Trainer:
                 h, w = first.shape[:2]
                 padded = {k: pad_to_multiple(v, self.size_multiple)[0] if isinstance(v, np.ndarray) else v for k, v in item.items()}
                 batch = prepare_batch(collate_items([padded]), self.device, self.vis_mode)
-                outputs = stage_forward(net, stage.name, batch)
-                for k, v in net.training_losses(batch, outputs, stage.name, weights).items():
+                outputs = stage_forward(net, stage.kind, batch)
+                for k, v in net.training_losses(batch, outputs, stage.kind, weights).items():
                     add(f"val_{k}", float(v.detach()))
                 if self._metrics_fn is None or "fused" not in outputs or "ir" not in item:
                     continue
@@ -495,8 +502,8 @@ class Trainer:
         for batch in loader:
             batch = prepare_batch(batch, self.device, self.vis_mode)
             lr = optimizer.param_groups[0]["lr"]
-            outputs = runner(stage.name, batch)
-            losses = self.model.training_losses(batch, outputs, stage.name, weights)
+            outputs = runner(stage.kind, batch)
+            losses = self.model.training_losses(batch, outputs, stage.kind, weights)
             if "total" not in losses:
                 raise ConfigError(f"model {cfg.arch!r}: training_losses returned no 'total' term (got {', '.join(losses)})")
             total = losses["total"]
