@@ -203,10 +203,10 @@ def loss_figure(log_csv: Path, out_png: Path) -> None:
         by_step[(r["kind"], int(r["step"]))] = r
     rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[1], k[0]))]
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
-    panels = ((axes[0], "restore", ["total", "l1", "grad", "load", "probe"]),
-              (axes[1], "fusion", ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_grad", "fuse_ssim", "fuse_load", "chroma"]))
-    for ax, stage, keys in panels:
-        rs = [r for r in rows if r["kind"] == "train" and r["stage"] == stage]
+    panels = ((axes[0], ("restore", "refine"), ["total", "l1", "mse", "grad", "load", "probe"]),
+              (axes[1], ("fusion",), ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_mean", "fuse_grad", "fuse_ssim", "fuse_load", "chroma"]))
+    for ax, stages, keys in panels:
+        rs = [r for r in rows if r["kind"] == "train" and r["stage"] in stages]
         x = np.array([int(r["step"]) for r in rs])
         for k in keys:
             y = np.array([float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rs])
@@ -216,7 +216,7 @@ def loss_figure(log_csv: Path, out_png: Path) -> None:
             yk, xk = (np.convolve(np.nan_to_num(y), np.ones(n) / n, mode="valid"), x[n - 1 :]) if n > 1 else (y, x)
             ax.plot(xk, yk, label=k, lw=1)
         ax.set_yscale("log")
-        ax.set_title(f"stage {stage} (50-step moving average)", fontsize=9)
+        ax.set_title(f"stage {' + '.join(stages)} (50-step moving average)", fontsize=9)
         ax.set_xlabel("global step")
         ax.legend(fontsize=7)
     ax = axes[2]

@@ -122,21 +122,22 @@ def test_detail_refine_starts_as_identity_and_learns() -> None:
         TGECNet(**{**TINY, "stem_stride": 1}, detail_refine=8)
 
 
-@pytest.mark.parametrize("term", ["fuse_ssim", "fuse_mean"])
-def test_optional_fusion_terms(term: str) -> None:
-    """``fuse_ssim`` and ``fuse_mean`` (mmfuse options) are absent at their default weight 0 and
-    add a finite, differentiable term when switched on."""
+@pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("restore", "mse")])
+def test_optional_loss_terms(stage: str, term: str) -> None:
+    """``fuse_ssim``, ``fuse_mean`` and ``mse`` (mmfuse options) are absent at their default weight
+    0 and add a finite, differentiable term when switched on."""
     torch.manual_seed(2)
     net = TGECNet(**TINY).train()
     batch = _batch()
-    out = net.forward_stage("fusion", batch)
-    assert term not in net.training_losses(batch, out, "fusion", {})
-    terms = net.training_losses(batch, out, "fusion", {term: 2.0})
+    out = net.forward_stage(stage, batch)
+    assert term not in net.training_losses(batch, out, stage, {})
+    terms = net.training_losses(batch, out, stage, {term: 2.0})
     assert 0.0 < float(terms[term].detach()) < 2.0
-    without = net.training_losses(batch, out, "fusion", {})["total"]
+    without = net.training_losses(batch, out, stage, {})["total"]
     assert torch.isclose(terms["total"], without + 2.0 * terms[term])
     terms["total"].backward()
-    assert net.output_fusion[0].weight.grad is not None
+    head = net.output_fusion[0] if stage == "fusion" else net.output[0]
+    assert head.weight.grad is not None
 
 
 def test_fuse_mean_is_zero_at_the_source_mean() -> None:

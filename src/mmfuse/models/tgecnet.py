@@ -397,6 +397,7 @@ class TGECNet(nn.Module):
 
     default_loss_weights: ClassVar[dict[str, float]] = {
         "l1": 1.0,
+        "mse": 0.0,
         "grad": 10.0,
         "load": 0.1,
         "probe": 0.1,
@@ -754,7 +755,10 @@ class TGECNet(nn.Module):
 
         Stage ``"restore"`` (paper eq. 4-5): ``l1·|R − C| + grad·|∇C − ∇R| + load·Σ L_load`` (+
         ``probe·CE`` when the probe is on and ``batch`` has ``"vis_label"``/``"ir_label"``
-        ``(B, 4)``), on the concatenation [VIS-Y ; IR] of restored ``R`` and clean ``C``.
+        ``(B, 4)``; + ``mse·(R − C)²``, an mmfuse option off by default: L1 predicts the median
+        correction, i.e. none when a degradation such as mild blur cannot be told from clean
+        content, the squared error the mean), on the concatenation [VIS-Y ; IR] of restored ``R``
+        and clean ``C``.
         Stage ``"fusion"`` (paper eq. 6, code): ``|F − V_c| + |F − I_c| + |F − max(V_c, I_c)| +
         fuse_grad·L_grad + fuse_load·L_load^Fus`` (+ ``chroma·|CbCr − CbCr_c|`` with the chroma
         head; + ``fuse_ssim·[1 − (SSIM(F, V_c) + SSIM(F, I_c))/2]``, an mmfuse option off by default,
@@ -795,6 +799,9 @@ class TGECNet(nn.Module):
             terms["grad"] = F.l1_loss(gradient_magnitude(clean), gradient_magnitude(rest))
             terms["load"] = load
             total = total + w["l1"] * terms["l1"] + w["grad"] * terms["grad"] + w["load"] * terms["load"]
+            if w["mse"]:
+                terms["mse"] = F.mse_loss(rest, clean)
+                total = total + w["mse"] * terms["mse"]
             if probe is not None and "vis_label" not in batch and isinstance(batch.get("setting"), (list, tuple)):
                 batch = {**batch, **self.labels_from_settings(batch["setting"], probe.device)}
             if probe is not None and "vis_label" in batch and "ir_label" in batch:
