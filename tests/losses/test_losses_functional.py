@@ -1,6 +1,7 @@
 """Hand-computed values of the functional losses on tiny tensors."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,6 +82,23 @@ def test_signed_gradient_and_loss() -> None:
     assert LF.signed_max_gradient_loss(-x, zero, -x).item() == 0.0
     with pytest.raises(ShapeError, match="channel counts"):
         LF.signed_max_gradient_loss(rgb, x, rgb)
+
+
+def test_correlation_loss_matches_numpy_and_ignores_gain() -> None:
+    """1 - mean of Pearson's r with each source (numpy's corrcoef per batch element); gain and
+    offset of the fused image do not change it; the exact average of two anti-correlated sources
+    is flat and scores 1 - 0 with the epsilon guarding the zero variance."""
+    g = torch.Generator().manual_seed(0)
+    ir, vis, f = (torch.rand(2, 1, 12, 10, generator=g, dtype=torch.float64) for _ in range(3))
+    ref = np.mean(
+        [1 - 0.5 * (np.corrcoef(f[b].ravel(), vis[b].ravel())[0, 1] + np.corrcoef(f[b].ravel(), ir[b].ravel())[0, 1]) for b in range(2)]
+    )
+    assert LF.correlation_loss(f, ir, vis).item() == pytest.approx(ref, abs=1e-7)
+    assert LF.correlation_loss(3 * f + 0.2, ir, vis).item() == pytest.approx(ref, abs=1e-7)
+    assert LF.correlation_loss(vis, vis, vis).item() == pytest.approx(0.0, abs=1e-6)
+    assert LF.correlation_loss(0.5 * (vis + (1 - vis)), 1 - vis, vis).item() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ShapeError):
+        LF.correlation_loss(f, ir[..., :8], vis)
 
 
 def test_ssim_constant_images_hand_value() -> None:

@@ -122,9 +122,35 @@ def test_detail_refine_starts_as_identity_and_learns() -> None:
         TGECNet(**{**TINY, "stem_stride": 1}, detail_refine=8)
 
 
-@pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("restore", "mse")])
+def test_fusion_refine_starts_as_average_and_reports_weight() -> None:
+    """The half-resolution fusion head (mmfuse option) starts as the pixel average of the restored
+    sources (zero last conv: w = 0.5, c = 0) whatever the coarse fusion gives, keeps the fused image
+    a convex combination plus a correction, learns, and reports the mean visible weight."""
+    torch.manual_seed(3)
+    net = TGECNet(**TINY, fusion_refine=8).eval()
+    ir, vis = torch.rand(2, 1, 32, 48), torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        out = net(ir, vis)
+    assert torch.allclose(out["fused_y"], 0.5 * (out["restored_vis"] + out["restored_ir"]), atol=1e-6)
+    assert out["weight_vis"].shape == (2, 1, 32, 48) and torch.allclose(out["weight_vis"], torch.full_like(out["weight_vis"], 0.5))
+    assert net.describe(out)["visible_weight"] == 0.5
+    # a trained head: the weight map selects per pixel, and the output is w*V + (1-w)*I + c
+    with torch.no_grad():
+        net.fusion_refine.out[0].weight.normal_(0, 0.5)
+        out = net(ir, vis)
+    w = out["weight_vis"]
+    assert 0 < float(w.min()) < float(w.max()) < 1 and float(w.std()) > 0.01
+    assert net.is_fusion_param("fusion_refine.out.0.weight")
+    net.train()
+    net(ir, vis)["fused_y"].square().mean().backward()
+    assert net.fusion_refine.inp.weight.grad.abs().sum() > 0
+    with pytest.raises(InputError, match="fusion_refine"):
+        TGECNet(**{**TINY, "stem_stride": 1}, fusion_refine=8)
+
+
+@pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")])
 def test_optional_loss_terms(stage: str, term: str) -> None:
-    """``fuse_ssim``, ``fuse_mean`` and ``mse`` (mmfuse options) are absent at their default weight
+    """``fuse_ssim``, ``fuse_mean``, ``fuse_cc`` and ``mse`` (mmfuse options) are absent at their default weight
     0 and add a finite, differentiable term when switched on."""
     torch.manual_seed(2)
     net = TGECNet(**TINY).train()

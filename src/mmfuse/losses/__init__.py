@@ -13,6 +13,7 @@ from mmfuse.losses.composite import LOSS_TERMS, CompositeLoss, FusionLoss, LossT
 from mmfuse.losses.functional import (
     charbonnier_loss,
     color_loss,
+    correlation_loss,
     cosine_alignment_loss,
     fusion_ssim_loss,
     gradient_l1_loss,
@@ -54,6 +55,7 @@ __all__ = [
     "SSIMLoss",
     "charbonnier_loss",
     "color_loss",
+    "correlation_loss",
     "cosine_alignment_loss",
     "fusion_ssim_loss",
     "gradient_l1_loss",

@@ -47,6 +47,7 @@ __all__ = [
     "signed_max_gradient_loss",
     "ssim_loss",
     "fusion_ssim_loss",
+    "correlation_loss",
     "color_loss",
     "charbonnier_loss",
     "gradient_l1_loss",
@@ -262,6 +263,30 @@ def fusion_ssim_loss(
         raise InputError(f"fusion_ssim_loss: vis_weight must be in [0, 1], got {vis_weight}")
     yf, yi, yv = _fusion_triplet(fused, ir, vis, "fusion_ssim_loss")
     return vis_weight * ssim_loss(yf, yv, window_size) + (1.0 - vis_weight) * ssim_loss(yf, yi, window_size)
+
+
+def correlation_loss(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Two-source correlation loss on luminance: ``1 - (CC(F, V) + CC(F, I)) / 2``.
+
+    ``CC`` is Pearson's correlation coefficient of the whole image, per batch element then
+    averaged: the differentiable form of the fusion metric ``CC`` (e.g. Tang et al.'s toolbox,
+    ``mmfuse.metrics.cc``). It ignores the fused image's gain and offset, so it is meant to be
+    combined with an intensity term.
+
+    Args:
+        fused: ``(B, 1|3, H, W)``.
+        ir: ``(B, 1|3, H, W)``.
+        vis: ``(B, 1|3, H, W)``.
+        eps: added to the variances.
+    """
+    yf, yi, yv = _fusion_triplet(fused, ir, vis, "correlation_loss")
+
+    def cc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        a = a.flatten(1) - a.flatten(1).mean(1, keepdim=True)
+        b = b.flatten(1) - b.flatten(1).mean(1, keepdim=True)
+        return (a * b).sum(1) / torch.sqrt((a.square().sum(1) + eps) * (b.square().sum(1) + eps))
+
+    return 1.0 - 0.5 * (cc(yf, yv) + cc(yf, yi)).mean()
 
 
 def color_loss(fused: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:

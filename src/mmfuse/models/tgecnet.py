@@ -41,7 +41,9 @@ CPU deviations available for small configs (``configs/tgecnet-small.yaml``, docs
 is a stride-1 3×3 conv), ``level1_reduce=True`` (a 1×1 reduction after the level-1 skip
 concatenation so that the level-1 decoder works at ``dim`` instead of ``2·dim``),
 ``level1_block="conv"`` and ``detail_refine`` (a thin half-resolution refinement of the
-restoration, :class:`DetailRefine`, which gives back the per-pixel detail a stride-4 stem loses).
+restoration, :class:`DetailRefine`, which gives back the per-pixel detail a stride-4 stem loses)
+and ``fusion_refine`` (a half-resolution fusion head predicting a per-pixel weight map and a
+correction, :class:`FusionRefine`, on top of the coarse fused image).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
@@ -55,7 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfuse.errors import InputError, ShapeError
-from mmfuse.losses.functional import fusion_ssim_loss
+from mmfuse.losses.functional import correlation_loss, fusion_ssim_loss
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
@@ -263,27 +265,63 @@ class DetailRefine(nn.Module):
         stride: ``s``, the resolution ratio between the image and the features (2 or 4).
         width: hidden channels.
         blocks: residual conv blocks.
+        in_maps: full-resolution single-channel maps the block sees (:meth:`maps`).
+        out_maps: full-resolution maps it predicts.
 
     Shape:
         ``img``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` → ``(B, 1, H, W)``.
     """
 
-    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1) -> None:
+    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, in_maps: int = 2, out_maps: int = 1) -> None:
         super().__init__()
         if stride not in (2, 4) or feat_dim % (stride // 2) ** 2:
-            raise InputError(f"tgecnet: detail_refine needs stem_stride 2 or 4 and level-1 width divisible by (stride/2)^2, got stride {stride}, width {feat_dim}")
+            raise InputError(f"tgecnet: detail_refine and fusion_refine need stem_stride 2 or 4 and level-1 width divisible by (stride/2)^2, got stride {stride}, width {feat_dim}")
         up = stride // 2
         self.feat_up = nn.PixelShuffle(up) if up > 1 else nn.Identity()
         self.unshuffle = nn.PixelUnshuffle(2)
-        self.inp = nn.Conv2d(8 + feat_dim // up**2, width, 3, padding=1)
+        self.inp = nn.Conv2d(4 * in_maps + feat_dim // up**2, width, 3, padding=1)
         self.body = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
-        self.out = nn.Sequential(nn.Conv2d(width, 4, 3, padding=1), nn.PixelShuffle(2))
+        self.out = nn.Sequential(nn.Conv2d(width, 4 * out_maps, 3, padding=1), nn.PixelShuffle(2))
         nn.init.zeros_(self.out[0].weight)
         nn.init.zeros_(self.out[0].bias)
 
+    def maps(self, images: Tensor, feat: Tensor) -> Tensor:
+        """``(B, in_maps, H, W)`` full-resolution inputs + features → ``(B, out_maps, H, W)`` (zero at init)."""
+        x = torch.cat([self.unshuffle(images), self.feat_up(feat)], 1)
+        return self.out(self.body(F.relu(self.inp(x))))
+
     def forward(self, img: Tensor, coarse: Tensor, feat: Tensor) -> Tensor:
-        x = torch.cat([self.unshuffle(torch.cat([img, coarse], 1)), self.feat_up(feat)], 1)
-        return coarse + self.out(self.body(F.relu(self.inp(x))))
+        return coarse + self.maps(torch.cat([img, coarse], 1), feat)
+
+
+class FusionRefine(DetailRefine):
+    """Half-resolution fusion head predicting a per-pixel weight map (mmfuse addition).
+
+    The code's fusion output ``θ·V + γ·I + head(F)`` computes the fused image at ``H/s`` on top of
+    a fixed-weight sum of the restored sources; with a stride-4 stem the head cannot cancel that
+    sum's excess low-pass exactly nor pick the stronger edge per pixel (docs/models/tgecnet.md).
+    This block sees the restored sources and the coarse fused image (pixel-unshuffled) and the
+    fusion features at ``H/2``, and predicts for every full-resolution pixel a weight ``w`` and a
+    correction ``c``:
+
+    ``F = w·V + (1 − w)·I + c``,  ``w = sigmoid(l)``.
+
+    Zero-initialised, it starts as the pixel average of the restored sources; the convex part
+    keeps the fused intensity between the sources (no halo or overshoot), the correction lets it
+    leave that range where the losses ask for it.
+
+    Shape:
+        ``vis``, ``ir``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` →
+        fused ``(B, 1, H, W)`` and weight map ``w (B, 1, H, W)``.
+    """
+
+    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1) -> None:
+        super().__init__(feat_dim, stride, width, blocks, in_maps=3, out_maps=2)
+
+    def forward(self, vis: Tensor, ir: Tensor, coarse: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        logit, corr = self.maps(torch.cat([vis, ir, coarse], 1), feat).unbind(1)
+        w = torch.sigmoid(logit)[:, None]
+        return w * vis + (1 - w) * ir + corr[:, None], w
 
 
 def _with_highpass(x: Tensor) -> Tensor:
@@ -386,6 +424,9 @@ class TGECNet(nn.Module):
             stripes; not in the paper).
         detail_refine: hidden channels of a :class:`DetailRefine` stage after the restoration
             head (mmfuse addition for pixel-unshuffle stems; 0 = off, the paper's layout).
+        fusion_refine: hidden channels of a :class:`FusionRefine` head after the fusion output
+            (mmfuse addition for pixel-unshuffle stems; 0 = off, the paper's layout). The fused
+            image is then ``w·Î_V + (1 − w)·Î_I + c`` with per-pixel ``w`` and ``c``.
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -408,6 +449,7 @@ class TGECNet(nn.Module):
         "fuse_load": 0.1,
         "fuse_ssim": 0.0,
         "fuse_mean": 0.0,
+        "fuse_cc": 0.0,
         "chroma": 1.0,
     }
     STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
@@ -453,6 +495,7 @@ class TGECNet(nn.Module):
         probe_width: int = 16,
         prompt_highpass: bool = False,
         detail_refine: int = 0,
+        fusion_refine: int = 0,
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -549,6 +592,7 @@ class TGECNet(nn.Module):
         self.refinement_fusion = _blocks(num_refinement_blocks, w1, hd[0], ffn, bias, k1)
         self.output_fusion = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.chroma = ChromaHead(w1, chroma_width, atom_dim, stem_stride) if chroma_head else None
+        self.fusion_refine = FusionRefine(w1, stem_stride, fusion_refine) if fusion_refine else None
 
     # ------------------------------------------------------------------ parameter groups
     FUSION_PREFIXES: ClassVar[tuple[str, ...]] = (
@@ -562,6 +606,7 @@ class TGECNet(nn.Module):
         "refinement_fusion.",
         "output_fusion.",
         "chroma.",
+        "fusion_refine.",
     )
 
     def is_fusion_param(self, name: str) -> bool:
@@ -665,7 +710,8 @@ class TGECNet(nn.Module):
             ``(B, 1, H, W)``), ``"fused_y"``, ``"restored_vis"``, ``"restored_ir"``,
             ``"cbcr"`` (restored chroma, RGB input only), ``"load"`` (restoration MoEs),
             ``"fusion_load"``, ``"gates"`` (dict of ``(B, N)`` per-image mean expert weights),
-            ``"probe_vis"``, ``"probe_ir"``.
+            ``"probe_vis"``, ``"probe_ir"``; with ``fusion_refine`` also ``"weight_vis"``
+            ``(B, 1, H, W)``, the per-pixel weight of the restored visible image.
         """
         self._check(ir, "ir", (1,))
         self._check(vis, "vis", (1, 3))
@@ -684,10 +730,13 @@ class TGECNet(nn.Module):
             p_f = self.task_prompt_fusion(f_m)
             f_m, out["fusion_load"], g = self.fusion_moe(f_m, p_f)
             out["gates"]["fusion"] = g
-        z = self.output_fusion(self.refinement_fusion(self.decoder_level1_fusion(f_m)))
+        h = self.refinement_fusion(self.decoder_level1_fusion(f_m))
+        z = self.output_fusion(h)
         if self.param_theta is not None and self.param_gamma is not None:
             z = z + self.param_theta * r_v + self.param_gamma * r_i
         fused_y = z
+        if self.fusion_refine is not None:
+            fused_y, out["weight_vis"] = self.fusion_refine(r_v, r_i, z, h)
         for lv in self.moe_levels:
             if f"gates{lv}" in aux:
                 g = aux[f"gates{lv}"]
@@ -764,7 +813,9 @@ class TGECNet(nn.Module):
         head; + ``fuse_ssim·[1 − (SSIM(F, V_c) + SSIM(F, I_c))/2]``, an mmfuse option off by default,
         the two-source SSIM loss common in fusion training, e.g. TC-MoA's L_ssim; +
         ``fuse_mean·|F − (V_c + I_c)/2|``, an mmfuse option off by default: an intensity target
-        at the mean of the sources instead of their maximum). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
+        at the mean of the sources instead of their maximum; + ``fuse_cc·[1 − (CC(F, V_c) +
+        CC(F, I_c))/2]``, an mmfuse option off by default, the correlation the fusion metric ``CC``
+        measures). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
             batch: ``ir``, ``vis``, ``ir_clean``, ``vis_clean`` (``vis*`` RGB or Y), optional
@@ -826,6 +877,9 @@ class TGECNet(nn.Module):
             if w["fuse_mean"]:
                 terms["fuse_mean"] = F.l1_loss(f, 0.5 * (vis_c + ir_c))
                 total = total + w["fuse_mean"] * terms["fuse_mean"]
+            if w["fuse_cc"]:
+                terms["fuse_cc"] = correlation_loss(f, ir_c, vis_c)
+                total = total + w["fuse_cc"] * terms["fuse_cc"]
             total = (
                 total
                 + w["fuse_vis"] * terms["fuse_vis"]
@@ -850,7 +904,9 @@ class TGECNet(nn.Module):
             JSON-able dict: ``"degradation"`` (predicted DeMMI-RF setting name, when the probe is
             on), ``"probabilities"`` per degradation, ``"visible"``/``"infrared"`` predictions per
             modality, ``"expert_weights"`` (per gate: the mean weight of each expert over the
-            image's pixels, summing to 1) and the fusion weights ``θ``, ``γ``.
+            image's pixels, summing to 1), the fusion weights ``θ``, ``γ`` and, with
+            ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
+            visible image.
         """
         info: dict[str, Any] = {}
         n = len(NOISE_LEVELS)
@@ -872,6 +928,8 @@ class TGECNet(nn.Module):
         if self.param_theta is not None and self.param_gamma is not None:
             info["theta"] = round(float(self.param_theta.detach().reshape(())), 4)
             info["gamma"] = round(float(self.param_gamma.detach().reshape(())), 4)
+        if "weight_vis" in outputs:
+            info["visible_weight"] = round(float(outputs["weight_vis"][0].mean()), 4)
         return info
 
 
