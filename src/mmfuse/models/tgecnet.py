@@ -871,15 +871,15 @@ class TGECNet(nn.Module):
             else:
                 terms["fuse_grad"] = F.l1_loss(torch.maximum(gi, gf), gv)
             terms["fuse_load"] = outputs["fusion_load"]
-            if w["fuse_ssim"]:
-                terms["fuse_ssim"] = fusion_ssim_loss(f, ir_c, vis_c)
-                total = total + w["fuse_ssim"] * terms["fuse_ssim"]
-            if w["fuse_mean"]:
-                terms["fuse_mean"] = F.l1_loss(f, 0.5 * (vis_c + ir_c))
-                total = total + w["fuse_mean"] * terms["fuse_mean"]
-            if w["fuse_cc"]:
-                terms["fuse_cc"] = correlation_loss(f, ir_c, vis_c)
-                total = total + w["fuse_cc"] * terms["fuse_cc"]
+            optional = {  # mmfuse options, computed only when their weight is non-zero
+                "fuse_ssim": lambda: fusion_ssim_loss(f, ir_c, vis_c),
+                "fuse_mean": lambda: F.l1_loss(f, 0.5 * (vis_c + ir_c)),
+                "fuse_cc": lambda: correlation_loss(f, ir_c, vis_c),
+            }
+            for name, term in optional.items():
+                if w[name]:
+                    terms[name] = term()
+                    total = total + w[name] * terms[name]
             total = (
                 total
                 + w["fuse_vis"] * terms["fuse_vis"]
