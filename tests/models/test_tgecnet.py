@@ -134,7 +134,7 @@ def test_fusion_refine_starts_as_average_and_reports_weight() -> None:
     assert torch.allclose(out["fused_y"], 0.5 * (out["restored_vis"] + out["restored_ir"]), atol=1e-6)
     assert out["weight_vis"].shape == (2, 1, 32, 48) and torch.allclose(out["weight_vis"], torch.full_like(out["weight_vis"], 0.5))
     assert net.describe(out)["visible_weight"] == 0.5
-    # a trained head: the weight map selects per pixel, and the output is w*V + (1-w)*I + c
+    # a trained head: the weight map varies from pixel to pixel, strictly inside (0, 1)
     with torch.no_grad():
         net.fusion_refine.out[0].weight.normal_(0, 0.5)
         out = net(ir, vis)
