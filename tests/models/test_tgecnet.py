@@ -89,18 +89,29 @@ def test_paper_config_forward_cpu() -> None:
 
 
 def test_small_config_mac_budget() -> None:
-    """tgecnet-small stays near the issue's budget of about 5 GMAC per 640x480 pair (5.0 with the
-    half-resolution refinement; counted on a 160x128 pair, x15 pixels; MACs scale linearly with
+    """tgecnet-small stays near the issue's budget of about 5 GMAC per 640x480 pair when the probe
+    sees none of the degradations its gated experts handle (they are then not run); each expert
+    that runs adds its own cost (counted on a 160x128 pair, x15 pixels; MACs scale linearly with
     the area except the image-level prompt/probe heads)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     cfg = yaml.safe_load((ROOT / "configs" / "tgecnet-small.yaml").read_text())
     net = TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}).eval()
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        net(torch.rand(1, 1, 128, 160), torch.rand(1, 3, 128, 160))
-    gmac = counter.get_total_flops() / 2e9 * (640 * 480) / (160 * 128)
-    assert 1.0 < gmac < 5.25
+
+    def gmac() -> float:
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            net(torch.rand(1, 1, 128, 160), torch.rand(1, 3, 128, 160))
+        return counter.get_total_flops() / 2e9 * (640 * 480) / (160 * 128)
+
+    for name in net.probe_experts:
+        _set_probe_logit(net, name, -10.0)
+    base = gmac()
+    assert 1.0 < base < 5.25
+    for name in net.probe_experts:  # every expert on for both images: the worst case
+        _set_probe_logit(net, name, 10.0)
+    extra = gmac() - base  # each expert runs at H/2 on both images: ~0.53 GMAC per image at width 16
+    assert 0.3 * len(net.probe_experts) < extra < 1.2 * len(net.probe_experts)
 
 
 def test_detail_refine_starts_as_identity_and_learns() -> None:
@@ -146,6 +157,65 @@ def test_fusion_refine_starts_as_average_and_reports_weight() -> None:
     assert net.fusion_refine.inp.weight.grad.abs().sum() > 0
     with pytest.raises(InputError, match="fusion_refine"):
         TGECNet(**{**TINY, "stem_stride": 1}, fusion_refine=8)
+
+
+def _set_probe_logit(net: TGECNet, name: str, value: float) -> None:
+    """Make the (linear) probe output ``value`` as the logit of ``name`` (haze/defocus/stripe) for every image."""
+    with torch.no_grad():
+        row = len(NOISE_LEVELS) + ("haze", "defocus", "stripe").index(name)
+        net.probe.weight[row].zero_()
+        net.probe.bias[row] = value
+
+
+def test_probe_experts_are_gated_by_the_probe() -> None:
+    """Probe-gated experts (mmfuse option) add nothing at initialisation; once trained, each
+    expert's correction is weighted by the probe's probability of its degradation, image by image,
+    so an image the probe calls free of it keeps the restoration of the network without the
+    expert (and the expert is not run for it at inference). Gates are detached from the probe."""
+    torch.manual_seed(4)
+    base = TGECNet(**TINY, detail_refine=8).eval()
+    net = TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}).eval()
+    missing, unexpected = net.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("probe_experts.") for k in missing)
+    assert list(net.probe_experts) == ["defocus", "stripe"]
+    img = torch.rand(3, 1, 32, 48)
+    with torch.no_grad():
+        assert torch.allclose(net.restore(img)["restored"], base.restore(img)["restored"], atol=1e-6)
+        for expert in net.probe_experts.values():
+            expert.body.out[0].weight.normal_(0, 0.3)
+        ref = base.restore(img)["restored"]
+        _set_probe_logit(net, "defocus", -10.0)  # gates 4.5e-5 < skip threshold -> exactly the base
+        _set_probe_logit(net, "stripe", -10.0)
+        out = net.restore(img)
+        assert all(torch.equal(g, torch.zeros(3)) for g in out["expert_gates"].values())
+        assert torch.allclose(out["restored"], ref, atol=1e-6)
+        _set_probe_logit(net, "defocus", 10.0)  # blurred: gate ~1 -> a real correction
+        out = net.restore(img)
+        assert float((out["restored"] - ref).abs().mean()) > 1e-3
+        full = out["restored"]
+        # per-image gating: a batch mixing sharp and blurred images gives each its own result
+        feat, aux = net.restore_features(img)
+        aux["probe"] = torch.zeros(3, net.probe.out_features)
+        aux["probe"][:, len(NOISE_LEVELS) + 1] = torch.tensor([10.0, -10.0, 10.0])
+        aux["probe"][:, len(NOISE_LEVELS) + 2] = -10.0
+        mixed = net.restoration_head(feat, img, aux)
+        assert torch.allclose(mixed[[0, 2]], full[[0, 2]], atol=1e-5) and torch.allclose(mixed[1], ref[1], atol=1e-6)
+        on = float(torch.sigmoid(torch.tensor(10.0)))
+        assert torch.allclose(aux["expert_gates"]["defocus"], torch.tensor([on, 0.0, on]))
+        _set_probe_logit(net, "stripe", 10.0)  # both experts on: a different result again
+        assert float((net.restore(img)["restored"] - full).abs().mean()) > 1e-4
+        fused = net(torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32))
+    report = net.describe(fused)["probe_experts"]
+    assert set(report) == {"defocus", "stripe"} and report["defocus"]["visible"] > 0.99 and report["stripe"]["infrared"] > 0.99
+    net.train()
+    net.restore(img)["restored"].square().mean().backward()
+    for e in net.probe_experts.values():  # the expert and its gate's slope and offset learn
+        assert e.body.inp.weight.grad.abs().sum() > 0 and e.gate_slope.grad.abs() > 0 and e.gate_offset.grad.abs() > 0
+    assert net.probe.weight.grad is None or net.probe.weight.grad.abs().sum() == 0  # gates detached
+    with pytest.raises(InputError, match="probe_experts"):
+        TGECNet(**{**TINY, "degradation_probe": False}, detail_refine=8, probe_experts={"defocus": 8})
+    with pytest.raises(InputError, match="probe_experts"):
+        TGECNet(**TINY, detail_refine=8, probe_experts={"blur": 8})
 
 
 @pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")])

@@ -43,7 +43,9 @@ concatenation so that the level-1 decoder works at ``dim`` instead of ``2·dim``
 ``level1_block="conv"`` and ``detail_refine`` (a thin half-resolution refinement of the
 restoration, :class:`DetailRefine`, which gives back the per-pixel detail a stride-4 stem loses)
 and ``fusion_refine`` (a half-resolution fusion head predicting a per-pixel weight map and a
-correction, :class:`FusionRefine`, on top of the coarse fused image).
+correction, :class:`FusionRefine`, on top of the coarse fused image), and ``probe_experts``
+(half-resolution restoration experts for single degradations, each weighted by the probe's
+probability of its degradation: the task-gated experts idea applied after the decoder).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
@@ -68,6 +70,7 @@ __all__ = [
     "TaskMoE",
     "ChromaHead",
     "DegradationEstimator",
+    "ProbeGatedExpert",
     "DEGRADATION_NAMES",
     "NOISE_LEVELS",
     "setting_labels",
@@ -81,6 +84,8 @@ DEGRADATION_NAMES: tuple[str, ...] = ("noise15", "noise25", "noise50", "haze", "
 """The six DeMMI-RF single degradations, in the order setting names are written."""
 
 _PROBE_OUTPUTS = len(NOISE_LEVELS) + 3  # noise (4-way softmax) + haze, defocus, stripe (sigmoids)
+_GATED = ("haze", "defocus", "stripe")  # probe outputs that can gate a restoration expert (probe_experts)
+_EXPERT_SKIP = 0.02  # at inference a probe-gated expert is skipped for images whose gate is below this
 
 
 def setting_labels(setting: str) -> dict[str, int]:
@@ -324,6 +329,41 @@ class FusionRefine(DetailRefine):
         return w * vis + (1 - w) * ir + corr[:, None], w
 
 
+class ProbeGatedExpert(nn.Module):
+    """A restoration expert for one degradation, weighted by the probe (mmfuse addition).
+
+    TG-ECNet's gates pick experts per token from the task prompt without labels. This expert is
+    instead switched per image by the degradation probe: its :class:`DetailRefine`-shaped body
+    predicts a correction of the restored image at ``H/2``, weighted by
+
+    ``g = sigmoid(exp(G·a)·l + G·b)``,
+
+    where ``l`` is the probe's (detached) logit of the degradation and ``a``, ``b`` are learned
+    with the expert (zero-initialised: ``g`` starts as the probe's probability). The probe is
+    trained to name the degradation, not to say where the expert helps; the learned slope and
+    offset let the restoration loss sharpen the switch (close it on images the probe is unsure
+    about, where the correction hurts). ``G = 8`` scales the two scalars so that Adam's steps of
+    about ``lr`` move them over their useful range within a stage.
+
+    Shape:
+        ``gate(logit (B,))`` → ``(B,)``; ``maps`` as :meth:`DetailRefine.maps`.
+    """
+
+    GATE_GAIN: ClassVar[float] = 8.0
+
+    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1) -> None:
+        super().__init__()
+        self.body = DetailRefine(feat_dim, stride, width, blocks)
+        self.gate_slope = nn.Parameter(torch.zeros(1))
+        self.gate_offset = nn.Parameter(torch.zeros(1))
+
+    def gate(self, logit: Tensor) -> Tensor:
+        return torch.sigmoid(torch.exp(self.GATE_GAIN * self.gate_slope) * logit + self.GATE_GAIN * self.gate_offset)
+
+    def maps(self, images: Tensor, feat: Tensor) -> Tensor:
+        return self.body.maps(images, feat)
+
+
 def _with_highpass(x: Tensor) -> Tensor:
     """``[x ; 10·(x − box3(x))]``: the image and its (amplified) 3×3 high-pass residual, ``(B, 2, H, W)``."""
     return torch.cat([x, 10.0 * (x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))], dim=1)
@@ -427,6 +467,14 @@ class TGECNet(nn.Module):
         fusion_refine: hidden channels of a :class:`FusionRefine` head after the fusion output
             (mmfuse addition for pixel-unshuffle stems; 0 = off, the paper's layout). The fused
             image is then ``w·Î_V + (1 − w)·Î_I + c`` with per-pixel ``w`` and ``c``.
+        probe_experts: probe-gated restoration experts (mmfuse addition), e.g.
+            ``{"defocus": 16, "stripe": 16}``: per named degradation (``haze``, ``defocus``,
+            ``stripe``) a :class:`ProbeGatedExpert` of that width whose correction is weighted
+            image by image by a learned function of the probe's logit of the degradation. Trained alone
+            on crops that mostly carry their degradation (stage ``experts`` of the small config),
+            they do what one refinement trained on the whole mixture does not learn (deblurring:
+            docs/models/tgecnet.md). Needs ``degradation_probe`` and ``detail_refine``.
+        probe_expert_blocks: residual blocks of each probe-gated expert.
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -496,6 +544,8 @@ class TGECNet(nn.Module):
         prompt_highpass: bool = False,
         detail_refine: int = 0,
         fusion_refine: int = 0,
+        probe_experts: dict[str, int] | None = None,
+        probe_expert_blocks: int = 1,
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -513,6 +563,11 @@ class TGECNet(nn.Module):
             raise InputError(f"tgecnet: level1_block {level1_block!r} is unknown; valid: 'transformer', 'conv'")
         if probe_input not in ("prompt", "image"):
             raise InputError(f"tgecnet: probe_input {probe_input!r} is unknown; valid: 'prompt', 'image'")
+        experts = dict(probe_experts or {})
+        if experts and not (degradation_probe and detail_refine):
+            raise InputError("tgecnet: probe_experts need degradation_probe=True (their gate) and detail_refine > 0")
+        if set(experts) - set(_GATED):
+            raise InputError(f"tgecnet: probe_experts keys must be in {list(_GATED)}, got {sorted(experts)}")
         if not 1 <= top_k <= num_experts:
             raise InputError(f"tgecnet: top_k must be in [1, num_experts={num_experts}], got {top_k}")
         d = dim
@@ -577,6 +632,9 @@ class TGECNet(nn.Module):
         self.refinement = _blocks(num_refinement_blocks, w1, hd[0], ffn, bias, k1)
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.detail_refine = DetailRefine(w1, stem_stride, detail_refine) if detail_refine else None
+        self.probe_experts = nn.ModuleDict(
+            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks) for k in _GATED if experts.get(k)}
+        )
         self.probe: nn.Module | None = None
         if degradation_probe:
             self.probe = DegradationEstimator(probe_width) if probe_input == "image" else nn.Linear(atom_dim, _PROBE_OUTPUTS)
@@ -678,12 +736,36 @@ class TGECNet(nn.Module):
             x = self.reduce_chan_level1(x)
         return self.decoder_level1(x), aux
 
-    def restoration_head(self, feat: Tensor, img: Tensor) -> Tensor:
+    def expert_gate(self, name: str, probe: Tensor) -> Tensor:
+        """Weight ``(B,)`` of the probe-gated expert ``name`` (:meth:`ProbeGatedExpert.gate` of the
+        probe's logit of that degradation, detached: the probe is trained by its label loss only).
+        In eval mode a weight below :data:`_EXPERT_SKIP` is set to 0 so that the expert is not run
+        for that image."""
+        g = self.probe_experts[name].gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float())
+        return g if self.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
+
+    def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None) -> Tensor:
         """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
-        the :class:`DetailRefine` correction when it is on."""
+        the :class:`DetailRefine` correction when it is on, then each probe-gated expert's
+        correction weighted by :meth:`expert_gate` (needs ``aux["probe"]``; the gate values are
+        stored in ``aux["expert_gates"]``, a dict of ``(B,)``)."""
         r = self.refinement(feat)
         out = self.output(r) + img
-        return self.detail_refine(img, out, r) if self.detail_refine is not None else out
+        if self.detail_refine is None:
+            return out
+        out = self.detail_refine(img, out, r)
+        if not len(self.probe_experts) or aux is None or "probe" not in aux:
+            return out
+        aux["expert_gates"] = {}
+        for name, expert in self.probe_experts.items():
+            g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"])
+            on = (g > 0).nonzero().flatten()
+            if on.numel() == g.numel():  # every image: no gather/scatter
+                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r)
+            elif on.numel():
+                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on])
+                out = out.index_add(0, on, g[on, None, None, None] * corr)
+        return out
 
     def restore(self, img: Tensor) -> dict[str, Any]:
         """Stage-1 forward: all-in-one restoration of single-channel images.
@@ -696,7 +778,7 @@ class TGECNet(nn.Module):
         """
         self._check(img, "image", (1,))
         feat, aux = self.restore_features(img)
-        return {"restored": self.restoration_head(feat, img), **aux}
+        return {"restored": self.restoration_head(feat, img, aux), **aux}
 
     def forward(self, ir: Tensor, vis: Tensor) -> dict[str, Any]:
         """Restore both modalities with the shared network and fuse them (stage-2 forward).
@@ -710,7 +792,8 @@ class TGECNet(nn.Module):
             ``(B, 1, H, W)``), ``"fused_y"``, ``"restored_vis"``, ``"restored_ir"``,
             ``"cbcr"`` (restored chroma, RGB input only), ``"load"`` (restoration MoEs),
             ``"fusion_load"``, ``"gates"`` (dict of ``(B, N)`` per-image mean expert weights),
-            ``"probe_vis"``, ``"probe_ir"``; with ``fusion_refine`` also ``"weight_vis"``
+            ``"probe_vis"``, ``"probe_ir"``; with ``probe_experts`` ``"expert_gates"`` (name →
+            ``(vis (B,), ir (B,))`` gate weights); with ``fusion_refine`` also ``"weight_vis"``
             ``(B, 1, H, W)``, the per-pixel weight of the restored visible image.
         """
         self._check(ir, "ir", (1,))
@@ -722,7 +805,7 @@ class TGECNet(nn.Module):
         b = ir.shape[0]
         feat, aux = self.restore_features(torch.cat([vis_y, ir], 0), fusion_mode=True)
         f_v, f_i = feat[:b], feat[b:]
-        rest = self.restoration_head(feat, torch.cat([vis_y, ir], 0))
+        rest = self.restoration_head(feat, torch.cat([vis_y, ir], 0), aux)
         r_v, r_i = rest[:b], rest[b:]
         f_m = self.param_alpha * f_v + self.param_beta * f_i
         out: dict[str, Any] = {"load": aux["load"], "fusion_load": ir.new_zeros(()), "gates": {}}
@@ -743,6 +826,8 @@ class TGECNet(nn.Module):
                 out["gates"][f"vis_level{lv}"], out["gates"][f"ir_level{lv}"] = g[:b], g[b:]
         if "probe" in aux:
             out["probe_vis"], out["probe_ir"] = aux["probe"][:b], aux["probe"][b:]
+        if "expert_gates" in aux:
+            out["expert_gates"] = {k: (g[:b], g[b:]) for k, g in aux["expert_gates"].items()}
         out.update(fused_y=fused_y, restored_vis=r_v, restored_ir=r_i)
         if ycc is not None and self.chroma is not None:
             cbcr = self.chroma(ycc[:, 1:], vis_y, r_v, f_v, aux["prompt"][:b])
@@ -905,7 +990,8 @@ class TGECNet(nn.Module):
             on), ``"probabilities"`` per degradation, ``"visible"``/``"infrared"`` predictions per
             modality, ``"expert_weights"`` (per gate: the mean weight of each expert over the
             image's pixels, summing to 1), the fusion weights ``θ``, ``γ`` and, with
-            ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
+            ``probe_experts``, ``"probe_experts"`` (per expert the gate weight of the visible and of
+            the infrared image); with ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
             visible image.
         """
         info: dict[str, Any] = {}
@@ -930,6 +1016,10 @@ class TGECNet(nn.Module):
             info["gamma"] = round(float(self.param_gamma.detach().reshape(())), 4)
         if "weight_vis" in outputs:
             info["visible_weight"] = round(float(outputs["weight_vis"][0].mean()), 4)
+        if "expert_gates" in outputs:
+            info["probe_experts"] = {
+                k: {"visible": round(float(gv[0]), 4), "infrared": round(float(gi[0]), 4)} for k, (gv, gi) in outputs["expert_gates"].items()
+            }
         return info
 
 
