@@ -7,10 +7,14 @@ which does not change the speed), one warm-up pass, then ``--repeat`` timed pass
 pair, multiply-accumulates per pair (``torch.utils.flop_counter.FlopCounterMode``; FLOPs / 2; the
 MoE gating and element-wise ops are not counted), the per-part MAC split, parameters, and the
 peak resident set (``ru_maxrss``) and its growth over the process before the model was built.
+The probe-gated experts of the small model run only on images whose probe sees their degradation
+(``--experts auto``; on the random pair the probe sees defocus in both images); ``--experts off``
+closes every gate (a pair without defocus or stripes), ``--experts on`` opens them all for both
+images (the worst case); the result says which experts ran.
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5] [--experts auto|on|off]
 
 Results and the machine load at the time go in docs/models/tgecnet.md.
 """
@@ -33,7 +37,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_one(size: str, threads: int, repeat: int, height: int, width: int) -> dict:
+def run_one(size: str, threads: int, repeat: int, height: int, width: int, experts: str = "auto") -> dict:
     import numpy as np
     import torch
     import yaml
@@ -54,6 +58,10 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int) -> di
     else:
         method = TorchFusionMethod(TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}))
     net = method.network
+    if experts != "auto":
+        with torch.no_grad():
+            for e in net.probe_experts.values():
+                e.gate_offset.fill_(10.0 if experts == "on" else -10.0)
     method.fuse(ir, vis)  # warm-up
     times = []
     for _ in range(repeat):
@@ -69,14 +77,16 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int) -> di
     t_vis = torch.nn.functional.pad(t_vis, (0, pw - width, 0, ph - height))
     counter = FlopCounterMode(display=False, depth=2)
     with torch.inference_mode(), counter:
-        net(t_ir, t_vis)
+        out = net(t_ir, t_vis)
+    ran = {k: [m for m, g in zip(("visible", "infrared"), gates) if float(g[0]) > 0] for k, gates in out.get("expert_gates", {}).items()}
     parts: dict[str, float] = {}
     for key, counts in counter.get_flop_counts().items():
         name = key.split(".", 1)[1] if "." in key else ""
         if key.count(".") == 1 and name != "degrad_moe":
             parts[name] = sum(counts.values()) / 2e9
-        elif name.startswith("degrad_moe.") and name.count(".") == 1:  # ModuleDict: sum its TaskMoEs
-            parts["degrad_moe"] = parts.get("degrad_moe", 0.0) + sum(counts.values()) / 2e9
+        elif name.startswith(("degrad_moe.", "probe_experts.")) and name.count(".") == 1:  # ModuleDicts: sum their members
+            group = name.split(".")[0]
+            parts[group] = parts.get(group, 0.0) + sum(counts.values()) / 2e9
     return {
         "model": f"tgecnet-{size}",
         "size": f"{width}x{height}",
@@ -86,6 +96,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int) -> di
         "gmac": round(counter.get_total_flops() / 2e9, 3),
         "gmac_parts": {k: round(v, 3) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])},
         "params": sum(p.numel() for p in net.parameters()),
+        "experts_run": ran,
         "peak_rss_mb": round(peak, 1),
         "rss_growth_mb": round(peak - base, 1),
         "loadavg": os.getloadavg(),
@@ -101,21 +112,24 @@ def main() -> int:
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    ap.add_argument("--experts", choices=("auto", "on", "off"), default="auto", help="on / off: run every / no probe-gated expert (worst / common case)")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width)))
+        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width, args.experts)))
         return 0
     results = []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(args.threads)}
     for size in args.models.split(","):
         cmd = [sys.executable, __file__, "--one", size, "--threads", str(args.threads), "--repeat", str(args.repeat),
-               "--height", str(args.height), "--width", str(args.width)]
+               "--height", str(args.height), "--width", str(args.width), "--experts", args.experts]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(res)
         print(f"{res['model']:15s} {res['size']} threads={res['threads']}: {res['ms_median']:.0f} ms/pair (min {res['ms_min']:.0f}), "
               f"{res['gmac']:.2f} GMAC, {res['params'] / 1e6:.2f} M params, peak RSS {res['peak_rss_mb']:.0f} MB "
               f"(+{res['rss_growth_mb']:.0f} MB), load {res['loadavg'][0]:.1f}")
+        if res["experts_run"]:
+            print("   probe-gated experts run on:", ", ".join(f"{k}: {'+'.join(v) or 'none'}" for k, v in res["experts_run"].items()))
         top = list(res["gmac_parts"].items())[:6]
         print("   MACs by part (G):", ", ".join(f"{k} {v:.2f}" for k, v in top))
     if args.json:
