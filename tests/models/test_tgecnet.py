@@ -169,9 +169,10 @@ def _set_probe_logit(net: TGECNet, name: str, value: float) -> None:
 
 def test_probe_experts_are_gated_by_the_probe() -> None:
     """Probe-gated experts (mmfuse option) add nothing at initialisation; once trained, each
-    expert's correction is weighted by the probe's probability of its degradation, image by image,
-    so an image the probe calls free of it keeps the restoration of the network without the
-    expert (and the expert is not run for it at inference). Gates are detached from the probe."""
+    expert's correction is weighted, image by image, by its gate (a learnt function of the probe's
+    logit of its degradation), so an image the probe calls free of it keeps the restoration of the
+    network without the expert (and the expert is not run for it at inference). Gates are
+    detached from the probe; the gate's slope and offset learn with the expert."""
     torch.manual_seed(4)
     base = TGECNet(**TINY, detail_refine=8).eval()
     net = TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}).eval()
