@@ -44,8 +44,9 @@ concatenation so that the level-1 decoder works at ``dim`` instead of ``2·dim``
 restoration, :class:`DetailRefine`, which gives back the per-pixel detail a stride-4 stem loses)
 and ``fusion_refine`` (a half-resolution fusion head predicting a per-pixel weight map and a
 correction, :class:`FusionRefine`, on top of the coarse fused image), and ``probe_experts``
-(half-resolution restoration experts for single degradations, each weighted by the probe's
-probability of its degradation: the task-gated experts idea applied after the decoder).
+(half-resolution restoration experts for single degradations, each switched per image by a
+learnt gate on the probe's logit of its degradation: the task-gated experts idea applied after
+the decoder, :class:`ProbeGatedExpert`).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
