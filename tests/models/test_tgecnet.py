@@ -219,6 +219,45 @@ def test_probe_experts_are_gated_by_the_probe() -> None:
         TGECNet(**TINY, detail_refine=8, probe_experts={"blur": 8})
 
 
+def test_deconv_defocus_expert_starts_from_wiener() -> None:
+    """With ``probe_expert_deconv`` the defocus expert's correction at initialisation is the
+    Wiener–Hunt deconvolution (radius estimated per image) minus the coarse restoration; the
+    estimated radius is reported where the expert ran; its regularisation weight learns."""
+    from mmfuse.nn.deconv import disk_wiener
+    from mmfuse.restore import estimate_defocus_radius
+
+    torch.manual_seed(5)
+    net = TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}, probe_expert_deconv=["defocus"]).eval()
+    expert = net.probe_experts["defocus"]
+    assert expert.deconv and not net.probe_experts["stripe"].deconv
+    img = torch.rand(2, 1, 48, 64)
+    with torch.no_grad():
+        feat, aux = net.restore_features(img)
+        coarse = net.detail_refine(img, net.output(net.refinement(feat)) + img, net.refinement(feat))
+        radii = [estimate_defocus_radius(coarse[i, 0].clamp(0, 1).numpy()) for i in range(2)]
+        corr = expert.maps(torch.cat([img, coarse], 1), net.refinement(feat))
+        torch.testing.assert_close(corr, disk_wiener(coarse, radii, 0.012) - coarse, atol=1e-5, rtol=0)
+        _set_probe_logit(net, "defocus", 10.0)
+        _set_probe_logit(net, "stripe", -10.0)
+        out = net.restore(img)
+        assert out["blur_radius"] == radii
+        g = float(out["expert_gates"]["defocus"][0])
+        torch.testing.assert_close(out["restored"], coarse + g * corr, atol=1e-5, rtol=0)
+        fused = net(torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32))
+        assert set(net.describe(fused)["blur_radius_px"]) == {"visible", "infrared"}
+        _set_probe_logit(net, "defocus", -10.0)  # gate closed: not run, nothing reported
+        assert "blur_radius" not in net.restore(img)
+    net.train()
+    _set_probe_logit(net, "defocus", 10.0)
+    net.restore(img)["restored"].square().mean().backward()
+    assert expert.log_balance.grad.abs() > 0 and expert.body.out[0].weight.grad.abs().sum() > 0  # (inp: zero while out is)
+    for bad in (["stripe"], ["haze"]):
+        with pytest.raises(InputError, match="probe_expert_deconv"):
+            TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}, probe_expert_deconv=bad)
+    with pytest.raises(InputError, match="probe_expert_deconv"):
+        TGECNet(**TINY, detail_refine=8, probe_experts={"stripe": 4}, probe_expert_deconv=["defocus"])
+
+
 @pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")])
 def test_optional_loss_terms(stage: str, term: str) -> None:
     """``fuse_ssim``, ``fuse_mean``, ``fuse_cc`` and ``mse`` (mmfuse options) are absent at their default weight

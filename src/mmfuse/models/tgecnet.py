@@ -53,6 +53,8 @@ visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -63,8 +65,10 @@ from mmfuse.errors import InputError, ShapeError
 from mmfuse.losses.functional import correlation_loss, fusion_ssim_loss
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
+from mmfuse.nn.deconv import disk_wiener
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
+from mmfuse.restore.deblur import estimate_defocus_radius
 
 __all__ = [
     "TGECNet",
@@ -346,23 +350,50 @@ class ProbeGatedExpert(nn.Module):
     about, where the correction hurts). ``G = 8`` scales the two scalars so that Adam's steps of
     about ``lr`` move them over their useful range within a stage.
 
+    With ``deconv`` (defocus), the expert first deconvolves the coarse restoration with a disk PSF
+    whose radius is estimated per image from the zeros of its spectrum
+    (:func:`mmfuse.restore.estimate_defocus_radius`) by a Wiener–Hunt filter with a learnt
+    regularisation ``λ`` (:func:`mmfuse.nn.deconv.disk_wiener`), and the body, which also sees
+    the deconvolved image, corrects it: correction = ``(wiener − coarse) + body``. A restoration
+    network of this size learns little deblurring by itself (docs/models/tgecnet.md); with the
+    explicit deconvolution it only has to remove the filter's ringing and noise (the "deep Wiener
+    deconvolution" idea, Dong et al., NeurIPS 2020).
+
     Shape:
-        ``gate(logit (B,))`` → ``(B,)``; ``maps`` as :meth:`DetailRefine.maps`.
+        ``gate(logit (B,))`` → ``(B,)``; ``maps(images (B, 2, H, W) = [degraded, coarse], feat)``
+        → ``(B, 1, H, W)`` as :meth:`DetailRefine.maps`.
     """
 
     GATE_GAIN: ClassVar[float] = 8.0
+    BALANCE_INIT: ClassVar[float] = 0.012  # Wiener-Hunt lambda at init (the classical deblur_wiener's base value)
 
-    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1) -> None:
+    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1, deconv: bool = False) -> None:
         super().__init__()
-        self.body = DetailRefine(feat_dim, stride, width, blocks)
+        self.deconv = deconv
+        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=3 if deconv else 2)
         self.gate_slope = nn.Parameter(torch.zeros(1))
         self.gate_offset = nn.Parameter(torch.zeros(1))
+        if deconv:
+            self.log_balance = nn.Parameter(torch.tensor([math.log(self.BALANCE_INIT)]))
 
     def gate(self, logit: Tensor) -> Tensor:
         return torch.sigmoid(torch.exp(self.GATE_GAIN * self.gate_slope) * logit + self.GATE_GAIN * self.gate_offset)
 
-    def maps(self, images: Tensor, feat: Tensor) -> Tensor:
-        return self.body.maps(images, feat)
+    @staticmethod
+    def blur_radii(coarse: Tensor) -> list[float]:
+        """Estimated disk radius (pixels) of each ``(B, 1, H, W)`` image (not differentiable)."""
+        x = coarse.detach().float().clamp(0, 1).cpu().numpy()
+        return [estimate_defocus_radius(x[i, 0]) for i in range(x.shape[0])]
+
+    def maps(self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None) -> Tensor:
+        """Correction ``(B, 1, H, W)``; ``radii``: the blur radii of a ``deconv`` expert
+        (default: :meth:`blur_radii` of the coarse restoration ``images[:, 1:2]``)."""
+        if not self.deconv:
+            return self.body.maps(images, feat)
+        coarse = images[:, 1:2]
+        radii = self.blur_radii(coarse) if radii is None else radii
+        wiener = disk_wiener(coarse, radii, self.log_balance.exp().squeeze(0))
+        return (wiener - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
 
 
 def _with_highpass(x: Tensor) -> Tensor:
@@ -476,6 +507,8 @@ class TGECNet(nn.Module):
             they do what one refinement trained on the whole mixture does not learn (deblurring:
             docs/models/tgecnet.md). Needs ``degradation_probe`` and ``detail_refine``.
         probe_expert_blocks: residual blocks of each probe-gated expert.
+        probe_expert_deconv: experts (only ``"defocus"``) that start from a Wiener–Hunt
+            deconvolution with an estimated disk radius (:class:`ProbeGatedExpert` ``deconv``).
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -547,6 +580,7 @@ class TGECNet(nn.Module):
         fusion_refine: int = 0,
         probe_experts: dict[str, int] | None = None,
         probe_expert_blocks: int = 1,
+        probe_expert_deconv: Sequence[str] = (),
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -569,6 +603,9 @@ class TGECNet(nn.Module):
             raise InputError("tgecnet: probe_experts need degradation_probe=True (their gate) and detail_refine > 0")
         if set(experts) - set(_GATED):
             raise InputError(f"tgecnet: probe_experts keys must be in {list(_GATED)}, got {sorted(experts)}")
+        deconv = set(probe_expert_deconv)
+        if deconv - ({"defocus"} & {k for k, w in experts.items() if w}):
+            raise InputError(f"tgecnet: probe_expert_deconv may only name the defocus expert, and it must be in probe_experts; got {sorted(deconv)}")
         if not 1 <= top_k <= num_experts:
             raise InputError(f"tgecnet: top_k must be in [1, num_experts={num_experts}], got {top_k}")
         d = dim
@@ -634,7 +671,7 @@ class TGECNet(nn.Module):
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.detail_refine = DetailRefine(w1, stem_stride, detail_refine) if detail_refine else None
         self.probe_experts = nn.ModuleDict(
-            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks) for k in _GATED if experts.get(k)}
+            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks, deconv=k in deconv) for k in _GATED if experts.get(k)}
         )
         self.probe: nn.Module | None = None
         if degradation_probe:
@@ -749,7 +786,8 @@ class TGECNet(nn.Module):
         """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
         the :class:`DetailRefine` correction when it is on, then each probe-gated expert's
         correction weighted by :meth:`expert_gate` (needs ``aux["probe"]``; the gate values are
-        stored in ``aux["expert_gates"]``, a dict of ``(B,)``)."""
+        stored in ``aux["expert_gates"]``, a dict of ``(B,)``, and a deconvolving expert's
+        estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``)."""
         r = self.refinement(feat)
         out = self.output(r) + img
         if self.detail_refine is None:
@@ -761,10 +799,16 @@ class TGECNet(nn.Module):
         for name, expert in self.probe_experts.items():
             g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"])
             on = (g > 0).nonzero().flatten()
+            radii = None
+            if expert.deconv and on.numel():
+                radii = expert.blur_radii(out[on])
+                aux["blur_radius"] = [None] * g.numel()
+                for i, rad in zip(on.tolist(), radii):
+                    aux["blur_radius"][i] = rad
             if on.numel() == g.numel():  # every image: no gather/scatter
-                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r)
+                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii)
             elif on.numel():
-                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on])
+                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on], radii)
                 out = out.index_add(0, on, g[on, None, None, None] * corr)
         return out
 
@@ -794,7 +838,8 @@ class TGECNet(nn.Module):
             ``"cbcr"`` (restored chroma, RGB input only), ``"load"`` (restoration MoEs),
             ``"fusion_load"``, ``"gates"`` (dict of ``(B, N)`` per-image mean expert weights),
             ``"probe_vis"``, ``"probe_ir"``; with ``probe_experts`` ``"expert_gates"`` (name →
-            ``(vis (B,), ir (B,))`` gate weights); with ``fusion_refine`` also ``"weight_vis"``
+            ``(vis (B,), ir (B,))`` gate weights) and ``"blur_radius"`` (``(vis, ir)`` lists of the
+            radii estimated by a deconvolving expert, ``None`` where it did not run); with ``fusion_refine`` also ``"weight_vis"``
             ``(B, 1, H, W)``, the per-pixel weight of the restored visible image.
         """
         self._check(ir, "ir", (1,))
@@ -829,6 +874,8 @@ class TGECNet(nn.Module):
             out["probe_vis"], out["probe_ir"] = aux["probe"][:b], aux["probe"][b:]
         if "expert_gates" in aux:
             out["expert_gates"] = {k: (g[:b], g[b:]) for k, g in aux["expert_gates"].items()}
+        if "blur_radius" in aux:
+            out["blur_radius"] = (aux["blur_radius"][:b], aux["blur_radius"][b:])
         out.update(fused_y=fused_y, restored_vis=r_v, restored_ir=r_i)
         if ycc is not None and self.chroma is not None:
             cbcr = self.chroma(ycc[:, 1:], vis_y, r_v, f_v, aux["prompt"][:b])
@@ -992,7 +1039,8 @@ class TGECNet(nn.Module):
             modality, ``"expert_weights"`` (per gate: the mean weight of each expert over the
             image's pixels, summing to 1), the fusion weights ``θ``, ``γ`` and, with
             ``probe_experts``, ``"probe_experts"`` (per expert the gate weight of the visible and of
-            the infrared image); with ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
+            the infrared image) and, when a deconvolving defocus expert ran, ``"blur_radius_px"``
+            (the disk radius it estimated per image, ``None`` where it did not run); with ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
             visible image.
         """
         info: dict[str, Any] = {}
@@ -1021,6 +1069,9 @@ class TGECNet(nn.Module):
             info["probe_experts"] = {
                 k: {"visible": round(float(gv[0]), 4), "infrared": round(float(gi[0]), 4)} for k, (gv, gi) in outputs["expert_gates"].items()
             }
+        if "blur_radius" in outputs:
+            rv, ri = outputs["blur_radius"]
+            info["blur_radius_px"] = {"visible": rv[0], "infrared": ri[0]}
         return info
 
 

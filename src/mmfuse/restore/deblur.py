@@ -11,6 +11,7 @@ References:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,14 +57,22 @@ def disk_psf(radius: float) -> np.ndarray:
     return psf / psf.sum()
 
 
-def _radial_log_spectrum(x: np.ndarray, bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
+_SPECTRUM_BINS = 64
+
+
+def _bin_edges(bins: int = _SPECTRUM_BINS) -> np.ndarray:
+    """Radial frequency bins (cycles/pixel) of :func:`_radial_log_spectrum`; the same for every image size."""
+    return np.linspace(0.0, 0.5, bins + 1)
+
+
+def _radial_log_spectrum(x: np.ndarray, bins: int = _SPECTRUM_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged log power spectrum of a Hann-windowed image: (frequencies, values)."""
     h, w = x.shape
     win = np.outer(np.hanning(h), np.hanning(w))
     spec = np.abs(np.fft.fft2((x - x.mean()) * win)) ** 2
     logp = np.log(spec + 1e-12).ravel()
     fr = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]).ravel()
-    edges = np.linspace(0.0, 0.5, bins + 1)
+    edges = _bin_edges(bins)
     idx = np.digitize(fr, edges) - 1
     ok = (idx >= 0) & (idx < bins)
     sums = np.bincount(idx[ok], logp[ok], bins)
@@ -122,16 +131,30 @@ def estimate_defocus_radius(
     freq, logp = _radial_log_spectrum(x)
     m = (freq > band[0]) & (freq < band[1])
     data = _remove_power_law(freq[m], logp[m])
-    best_score, best_radius = -np.inf, float(radii[0])
+    models, model_radii = _detrended_models(tuple(float(r) for r in radii), tuple(float(c) for c in floors), band)
+    if not len(model_radii):
+        return float(radii[0])
+    d = data - data.mean()
+    scores = models @ d / (np.linalg.norm(models, axis=1) * np.linalg.norm(d) + 1e-300)  # Pearson r (models are zero-mean)
+    return float(model_radii[int(np.argmax(scores))])
+
+
+@functools.lru_cache(maxsize=8)
+def _detrended_models(radii: tuple[float, ...], floors: tuple[float, ...], band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Detrended ``log(|H_R|² + c)`` on the spectrum bins of :func:`_radial_log_spectrum` for every
+    (radius, floor), radius-major; constant models are dropped. Returns ``(models (K, n), radii (K,))``."""
+    edges = _bin_edges()
+    freq = 0.5 * (edges[1:] + edges[:-1])
+    f = freq[(freq > band[0]) & (freq < band[1])]
+    rows, rs = [], []
     for r in radii:
         for c in floors:
-            model = _remove_power_law(freq[m], disk_otf_log_power(freq[m], float(r), float(c)))
+            model = _remove_power_law(f, disk_otf_log_power(f, r, c))
             if np.std(model) == 0:
                 continue
-            score = float(np.corrcoef(data, model)[0, 1])
-            if score > best_score:
-                best_score, best_radius = score, float(r)
-    return best_radius
+            rows.append(model - model.mean())
+            rs.append(r)
+    return np.asarray(rows).reshape(len(rows), f.size), np.asarray(rs)
 
 
 def _balance(img: np.ndarray) -> float:
