@@ -522,6 +522,31 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
     assert "noise50" in net.describe(out)["degradation"]
 
 
+def test_shipped_model_deblurs_defocus(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
+    """On a held-out pair with DeMMI-RF defocus (disk radius 3.2 px) the defocus expert runs on
+    the visible image only, estimates the radius and deblurs; on the sharp pair it is not run."""
+    ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
+    vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
+    net = shipped.network
+    m = net.size_multiple
+    h, w = (ir.shape[0] // m) * m, (ir.shape[1] // m) * m
+    ir, vis = ir[:h, :w], vis[:h, :w]
+    _, vis_d, info = apply_setting(ir, vis, load_preset("demmi-rf").setting("defocus"), 0)
+    radius = info["vis"][0]["params"]["radius"]
+    t = lambda v: torch.from_numpy(v.transpose(2, 0, 1))[None]  # noqa: E731
+    with torch.inference_mode():
+        out = net(torch.from_numpy(ir)[None, None], t(vis_d))
+        sharp = net(torch.from_numpy(ir)[None, None], t(vis))
+    clean_y, blurred_y = rgb_to_ycbcr(vis)[..., 0], rgb_to_ycbcr(vis_d)[..., 0]
+    restored_y = out["restored_vis"][0, 0].clamp(0, 1).numpy()
+    assert _psnr(restored_y, clean_y) > _psnr(blurred_y, clean_y) + 3.0  # measured 31.5 -> 36.6 dB
+    gate_vis, gate_ir = out["expert_gates"]["defocus"]
+    assert float(gate_vis[0]) > 0.5 and float(gate_ir[0]) == 0.0  # measured 0.99
+    report = net.describe(out)["blur_radius_px"]
+    assert abs(report["visible"] - radius) <= 0.75 and report["infrared"] is None  # measured 3.0
+    assert float(sharp["expert_gates"]["defocus"][0][0]) == 0.0 and "blur_radius" not in sharp
+
+
 def test_cli_fuse_report(cli, tmp_path: Path, ivif_dir: Path) -> None:  # noqa: ANN001 (conftest fixture)
     """``python -m mmfuse fuse --method tgecnet-small --report --report-json`` in a subprocess."""
     run_cli = cli
