@@ -46,7 +46,8 @@ and ``fusion_refine`` (a half-resolution fusion head predicting a per-pixel weig
 correction, :class:`FusionRefine`, on top of the coarse fused image), and ``probe_experts``
 (half-resolution restoration experts for single degradations, each switched per image by a
 learnt gate on the probe's logit of its degradation: the task-gated experts idea applied after
-the decoder, :class:`ProbeGatedExpert`).
+the decoder, :class:`ProbeGatedExpert`; with ``probe_expert_deconv=["defocus"]`` the defocus
+expert starts from a Wiener–Hunt deconvolution with the disk radius it estimates per image).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
