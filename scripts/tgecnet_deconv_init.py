@@ -2,8 +2,9 @@
 model *without* the deconvolving defocus expert (``probe_expert_deconv: []``), rebuilt *with*
 it; every other tensor is copied (gates, stripe expert, the whole network), the defocus expert's
 conv block (its input convolution now also sees the deconvolved image: 16 instead of 12 input
-channels) and the Wiener λ start fresh (the block's last convolution is zero, so the expert's
-correction starts as ``Wiener − coarse``).
+channels) and the Wiener λ start fresh, and the gain of the deconvolved image is set to 1 (the
+block's last convolution is zero, so the expert's correction starts as ``Wiener − coarse``; a
+fresh model has gain 0).
 
 Usage::
 
@@ -37,6 +38,9 @@ def main() -> int:
     keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and not k.startswith("probe_experts.defocus.body.")}
     fresh = sorted(set(own) - set(keep))
     net.load_state_dict(keep, strict=False)
+    expert = net.probe_experts["defocus"]
+    with torch.no_grad():
+        expert.deconv_gain.fill_(1.0 / expert.GATE_GAIN)
     save_weights_file(args.dst, net.state_dict(), {**meta, "arch_kwargs": kw})
     print(f"{args.dst}: {len(keep)} tensors copied, fresh: {', '.join(fresh)}")
     return 0

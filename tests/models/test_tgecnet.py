@@ -220,9 +220,10 @@ def test_probe_experts_are_gated_by_the_probe() -> None:
 
 
 def test_deconv_defocus_expert_starts_from_wiener() -> None:
-    """With ``probe_expert_deconv`` the defocus expert's correction at initialisation is the
-    Wiener–Hunt deconvolution (radius estimated per image) minus the coarse restoration; the
-    estimated radius is reported where the expert ran; its regularisation weight learns."""
+    """With ``probe_expert_deconv`` the defocus expert adds nothing in a fresh model (gain 0, so
+    the stages that freeze it are unaffected); with gain 1 its correction (conv block still zero)
+    is the Wiener–Hunt deconvolution (radius estimated per image) minus the coarse restoration;
+    the estimated radius is reported where the expert ran; gain and regularisation weight learn."""
     from mmfuse.nn.deconv import disk_wiener
     from mmfuse.restore import estimate_defocus_radius
 
@@ -235,6 +236,8 @@ def test_deconv_defocus_expert_starts_from_wiener() -> None:
         feat, aux = net.restore_features(img)
         coarse = net.detail_refine(img, net.output(net.refinement(feat)) + img, net.refinement(feat))
         radii = [estimate_defocus_radius(coarse[i, 0].clamp(0, 1).numpy()) for i in range(2)]
+        assert torch.equal(expert.maps(torch.cat([img, coarse], 1), net.refinement(feat)), torch.zeros_like(coarse))
+        expert.deconv_gain.fill_(1.0 / expert.GATE_GAIN)
         corr = expert.maps(torch.cat([img, coarse], 1), net.refinement(feat))
         torch.testing.assert_close(corr, disk_wiener(coarse, radii, 0.012) - coarse, atol=1e-5, rtol=0)
         _set_probe_logit(net, "defocus", 10.0)
@@ -250,7 +253,8 @@ def test_deconv_defocus_expert_starts_from_wiener() -> None:
     net.train()
     _set_probe_logit(net, "defocus", 10.0)
     net.restore(img)["restored"].square().mean().backward()
-    assert expert.log_balance.grad.abs() > 0 and expert.body.out[0].weight.grad.abs().sum() > 0  # (inp: zero while out is)
+    assert expert.log_balance.grad.abs() > 0 and expert.deconv_gain.grad.abs() > 0
+    assert expert.body.out[0].weight.grad.abs().sum() > 0  # (inp: zero while out is)
     for bad in (["stripe"], ["haze"]):
         with pytest.raises(InputError, match="probe_expert_deconv"):
             TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}, probe_expert_deconv=bad)

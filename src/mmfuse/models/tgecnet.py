@@ -355,7 +355,10 @@ class ProbeGatedExpert(nn.Module):
     whose radius is estimated per image from the zeros of its spectrum
     (:func:`mmfuse.restore.estimate_defocus_radius`) by a Wiener–Hunt filter with a learnt
     regularisation ``λ`` (:func:`mmfuse.nn.deconv.disk_wiener`), and the body, which also sees
-    the deconvolved image, corrects it: correction = ``(wiener − coarse) + body``. A restoration
+    the deconvolved image, corrects it: correction = ``G·k·(wiener − coarse) + body``. The gain
+    ``k`` is learnt and 0 in a fresh model, so that the expert is a no-op (like the plain experts)
+    in the stages that train the rest of the network with the experts frozen; ``G = 8`` as for
+    the gate. A restoration
     network of this size learns little deblurring by itself (docs/models/tgecnet.md); with the
     explicit deconvolution it only has to remove the filter's ringing and noise (the "deep Wiener
     deconvolution" idea, Dong et al., NeurIPS 2020).
@@ -376,6 +379,7 @@ class ProbeGatedExpert(nn.Module):
         self.gate_offset = nn.Parameter(torch.zeros(1))
         if deconv:
             self.log_balance = nn.Parameter(torch.tensor([math.log(self.BALANCE_INIT)]))
+            self.deconv_gain = nn.Parameter(torch.zeros(1))
 
     def gate(self, logit: Tensor) -> Tensor:
         return torch.sigmoid(torch.exp(self.GATE_GAIN * self.gate_slope) * logit + self.GATE_GAIN * self.gate_offset)
@@ -394,7 +398,7 @@ class ProbeGatedExpert(nn.Module):
         coarse = images[:, 1:2]
         radii = self.blur_radii(coarse) if radii is None else radii
         wiener = disk_wiener(coarse, radii, self.log_balance.exp().squeeze(0))
-        return (wiener - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
+        return self.GATE_GAIN * self.deconv_gain * (wiener - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
 
 
 def _with_highpass(x: Tensor) -> Tensor:
