@@ -506,15 +506,19 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
+def _held_out_pair(ivif_dir: Path, multiple: int) -> tuple[np.ndarray, np.ndarray]:
+    """RoadScene test pair FLIR_00455 (IR gray, VIS RGB) cropped to a multiple of ``multiple``."""
+    ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
+    vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
+    h, w = (ir.shape[0] // multiple) * multiple, (ir.shape[1] // multiple) * multiple
+    return ir[:h, :w], vis[:h, :w]
+
+
 def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
     """On a held-out RoadScene pair with σ=50 noise the restored VIS-Y and the restored chroma
     are closer to the clean image than the noisy input, and the gate names the noise."""
-    ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
-    vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
     net = shipped.network
-    m = net.size_multiple
-    h, w = (ir.shape[0] // m) * m, (ir.shape[1] // m) * m
-    ir, vis = ir[:h, :w], vis[:h, :w]
+    ir, vis = _held_out_pair(ivif_dir, net.size_multiple)
     _, vis_d, _ = apply_setting(ir, vis, load_preset("demmi-rf").setting("noise50"), 0)
     with torch.inference_mode():
         out = net(torch.from_numpy(ir)[None, None], torch.from_numpy(vis_d.transpose(2, 0, 1))[None])
@@ -529,12 +533,8 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
 def test_shipped_model_deblurs_defocus(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
     """On a held-out pair with DeMMI-RF defocus (disk radius 3.2 px) the defocus expert runs on
     the visible image only, estimates the radius and deblurs; on the sharp pair it is not run."""
-    ir = read_image(ivif_dir / "ir" / "FLIR_00455.jpg", "gray")
-    vis = read_image(ivif_dir / "vi" / "FLIR_00455.jpg", "rgb")
     net = shipped.network
-    m = net.size_multiple
-    h, w = (ir.shape[0] // m) * m, (ir.shape[1] // m) * m
-    ir, vis = ir[:h, :w], vis[:h, :w]
+    ir, vis = _held_out_pair(ivif_dir, net.size_multiple)
     _, vis_d, info = apply_setting(ir, vis, load_preset("demmi-rf").setting("defocus"), 0)
     radius = info["vis"][0]["params"]["radius"]
     t = lambda v: torch.from_numpy(v.transpose(2, 0, 1))[None]  # noqa: E731
