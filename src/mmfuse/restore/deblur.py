@@ -65,6 +65,11 @@ def _bin_edges(bins: int = _SPECTRUM_BINS) -> np.ndarray:
     return np.linspace(0.0, 0.5, bins + 1)
 
 
+def _bin_centres(bins: int = _SPECTRUM_BINS) -> np.ndarray:
+    edges = _bin_edges(bins)
+    return 0.5 * (edges[1:] + edges[:-1])
+
+
 def _radial_log_spectrum(x: np.ndarray, bins: int = _SPECTRUM_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged log power spectrum of a Hann-windowed image: (frequencies, values)."""
     h, w = x.shape
@@ -77,7 +82,7 @@ def _radial_log_spectrum(x: np.ndarray, bins: int = _SPECTRUM_BINS) -> tuple[np.
     ok = (idx >= 0) & (idx < bins)
     sums = np.bincount(idx[ok], logp[ok], bins)
     counts = np.maximum(np.bincount(idx[ok], None, bins), 1)
-    return 0.5 * (edges[1:] + edges[:-1]), sums / counts
+    return _bin_centres(bins), sums / counts
 
 
 def disk_otf_log_power(freq: np.ndarray, radius: float, floor: float) -> np.ndarray:
@@ -143,8 +148,7 @@ def estimate_defocus_radius(
 def _detrended_models(radii: tuple[float, ...], floors: tuple[float, ...], band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Detrended ``log(|H_R|² + c)`` on the spectrum bins of :func:`_radial_log_spectrum` for every
     (radius, floor), radius-major; constant models are dropped. Returns ``(models (K, n), radii (K,))``."""
-    edges = _bin_edges()
-    freq = 0.5 * (edges[1:] + edges[:-1])
+    freq = _bin_centres()
     f = freq[(freq > band[0]) & (freq < band[1])]
     rows, rs = [], []
     for r in radii:
