@@ -8,9 +8,10 @@ pair, multiply-accumulates per pair (``torch.utils.flop_counter.FlopCounterMode`
 MoE gating and element-wise ops are not counted), the per-part MAC split, parameters, and the
 peak resident set (``ru_maxrss``) and its growth over the process before the model was built.
 The probe-gated experts of the small model run only on images whose probe sees their degradation
-(``--experts auto``; on the random pair the probe sees defocus in both images); ``--experts off``
-closes every gate (a pair without defocus or stripes), ``--experts on`` opens them all for both
-images (the worst case); the result says which experts ran.
+(``--experts auto``; on the random pair the probe sees defocus in both images), and the haze
+expert only on images whose contrast gain it puts above 1.05; ``--experts off`` closes every gate
+(a pair without defocus, stripes or haze), ``--experts on`` opens them all for both images (the
+worst case); the result says which experts ran.
 
 Usage::
 
@@ -62,6 +63,8 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         with torch.no_grad():
             for e in net.probe_experts.values():
                 e.gate_offset.fill_(10.0 if experts == "on" else -10.0)
+            if net.haze_expert is not None:  # its gain decides whether it runs (> 1.05)
+                net.haze_expert.head[-1].bias[0] += 1.0 if experts == "on" else -10.0
     method.fuse(ir, vis)  # warm-up
     times = []
     for _ in range(repeat):
@@ -79,6 +82,8 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
     with torch.inference_mode(), counter:
         out = net(t_ir, t_vis)
     ran = {k: [m for m, g in zip(("visible", "infrared"), gates) if float(g[0]) > 0] for k, gates in out.get("expert_gates", {}).items()}
+    if "haze_gain" in out:
+        ran["haze"] = [m for m, g in zip(("visible", "infrared"), out["haze_gain"]) if float(g[0]) > 1.05]
     parts: dict[str, float] = {}
     for key, counts in counter.get_flop_counts().items():
         name = key.split(".", 1)[1] if "." in key else ""

@@ -158,6 +158,29 @@ def chroma_errors(bench: Path, report: Path, settings: list[str]) -> tuple[str, 
     return "\n".join(lines), out
 
 
+def restored_visible(setting_dir: Path, name: str) -> np.ndarray:
+    """The shipped model's restored visible image (restored Y + restored CbCr, before fusion) of
+    one benchmark pair, ``(H, W, 3)``; borders beyond a multiple of the model's size are mirrored."""
+    import torch
+
+    from mmfuse.io import ycbcr_to_rgb
+    from mmfuse.models.base import TorchFusionMethod
+    from mmfuse.models.registry import bundled_weights_path
+
+    net = TorchFusionMethod.from_file(bundled_weights_path(get_spec(OURS).weights)).network
+    ir = read_image(setting_dir / "ir" / name, "gray")
+    vis = read_image(setting_dir / "vi" / name, "rgb")
+    h, w = ir.shape
+    m = net.size_multiple
+    ph, pw = -h % m, -w % m
+    ir_t = torch.nn.functional.pad(torch.from_numpy(ir)[None, None], (0, pw, 0, ph), mode="reflect")
+    vis_t = torch.nn.functional.pad(torch.from_numpy(vis.transpose(2, 0, 1).copy())[None], (0, pw, 0, ph), mode="reflect")
+    with torch.inference_mode():
+        out = net(ir_t, vis_t)
+    ycc = torch.cat([out["restored_vis"].clamp(0, 1), out["cbcr"]], 1)[0, :, :h, :w].numpy().transpose(1, 2, 0)
+    return np.clip(ycbcr_to_rgb(ycc), 0, 1)
+
+
 def colour_figure(bench: Path, report: Path, out_png: Path, setting: str = "noise50", name: str | None = None) -> None:
     import matplotlib
 
@@ -171,10 +194,11 @@ def colour_figure(bench: Path, report: Path, out_png: Path, setting: str = "nois
     naive = read_image(report / "fused" / setting / "gff" / (vi.stem + ".png"), "rgb")
     ours = read_image(report / "fused" / setting / safe(OURS) / (vi.stem + ".png"), "rgb")
     cas = report / "fused" / setting / safe("cascade:auto+gff") / (vi.stem + ".png")
-    panels = [("degraded visible (σ=50)", deg), ("gff: degraded chroma re-attached", naive)]
+    panels = [(f"degraded visible ({setting})", deg), ("gff: degraded chroma re-attached", naive)]
     if cas.is_file():
         panels.append(("cascade:auto+gff", read_image(cas, "rgb")))
-    panels += [("tgecnet-small (restored chroma)", ours), ("clean visible (reference)", clean)]
+    panels += [("tgecnet-small (restored chroma)", ours), ("tgecnet-small restored visible", restored_visible(bench / setting, vi.name)),
+               ("clean visible (reference)", clean)]
     h, w = deg.shape[:2]
     c = min(h, w, 240)
     y0, x0 = (h - c) // 2, (w - c) // 2

@@ -47,7 +47,9 @@ correction, :class:`FusionRefine`, on top of the coarse fused image), and ``prob
 (half-resolution restoration experts for single degradations, each switched per image by a
 learnt gate on the probe's logit of its degradation: the task-gated experts idea applied after
 the decoder, :class:`ProbeGatedExpert`; with ``probe_expert_deconv=["defocus"]`` the defocus
-expert starts from a Wiener–Hunt deconvolution with the disk radius it estimates per image).
+expert starts from a Wiener–Hunt deconvolution with the disk radius it estimates per image),
+and ``haze_expert`` (a smooth local affine dehazing map from the scattering model, predicted on a
+coarse grid, plus a half-resolution correction, :class:`HazeExpert`).
 
 Tensors follow the mmfuse conventions: ``(B, C, H, W)`` float32 in ``[0, 1]``; infrared ``C=1``,
 visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
@@ -77,6 +79,7 @@ __all__ = [
     "ChromaHead",
     "DegradationEstimator",
     "ProbeGatedExpert",
+    "HazeExpert",
     "DEGRADATION_NAMES",
     "NOISE_LEVELS",
     "setting_labels",
@@ -92,6 +95,7 @@ DEGRADATION_NAMES: tuple[str, ...] = ("noise15", "noise25", "noise50", "haze", "
 _PROBE_OUTPUTS = len(NOISE_LEVELS) + 3  # noise (4-way softmax) + haze, defocus, stripe (sigmoids)
 _GATED = ("haze", "defocus", "stripe")  # probe outputs that can gate a restoration expert (probe_experts)
 _EXPERT_SKIP = 0.02  # at inference a probe-gated expert is skipped for images whose gate is below this
+_HAZE_MIN_GAIN = 1.05  # at inference the haze expert changes (and the report names haze in) only images whose mean contrast gain is above this
 
 
 def setting_labels(setting: str) -> dict[str, int]:
@@ -401,6 +405,88 @@ class ProbeGatedExpert(nn.Module):
         return self.GATE_GAIN * self.deconv_gain * (wiener - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
 
 
+class HazeExpert(nn.Module):
+    """Smooth local affine dehazing of the restored image (mmfuse addition, not in TG-ECNet).
+
+    The scattering model ``I = J·t + A·(1 − t)`` (Koschmieder) inverts to an affine map per pixel,
+    ``J = I/t − A(1/t − 1)``, whose coefficients vary as smoothly as the transmission ``t``. This
+    expert predicts such a map on a coarse grid (cells of ``cell`` pixels) and applies it to the
+    coarse restoration ``R``:
+
+    ``J = exp(a)·R + b``,  ``(a, b) = head(cell statistics)`` upsampled bilinearly,
+
+    then, like :class:`ProbeGatedExpert`, a :class:`DetailRefine`-shaped body (which also sees
+    ``J``) corrects the result. The head sees, per cell, the mean and standard deviation of ``R``
+    (haze pulls the mean towards the airlight and divides the contrast by ``1/t``), the same
+    statistics of the whole image (the airlight of DeMMI-RF's haze is the image mean, paper App.
+    A.1) and the level-1 features average-pooled to the grid; five 3×3 convs give it a receptive
+    field of 11 cells. The airlight is not assumed: ``b`` absorbs it. Both outputs are
+    zero-initialised (``J = R``) and the expert is not gated by the probe, which does not see
+    DeMMI-RF haze (docs/models/tgecnet.md): the map itself must stay at the identity on images
+    without haze, which its training data (hazy, clean and otherwise degraded crops, degraded
+    as whole images before cropping so that the haze statistics match whole test images) teaches.
+    At inference the model applies it only to images whose mean gain is above 1.05 (dehazing
+    raises contrast; the trained map lowers it slightly on noisy images, which cost 0.4 dB at
+    σ = 50 on the ``val`` pairs when applied).
+
+    Args:
+        feat_dim: channels of the level-1 features.
+        stride: ``s``, the resolution ratio between the image and the features.
+        width: hidden channels of the body; the head uses ``2·width``.
+        cell: grid cell side in pixels (a multiple of ``s``).
+
+    Shape:
+        ``forward(img, coarse (B, 1, H, W), feat (B, feat_dim, H/s, W/s))`` →
+        ``(restored (B, 1, H, W), gain (B,))``: ``gain`` is the mean contrast gain ``exp(a)``
+        over the image (1 = no dehazing), reported by ``--report``.
+    """
+
+    def __init__(self, feat_dim: int, stride: int, width: int = 16, cell: int = 16) -> None:
+        super().__init__()
+        if cell % stride:
+            raise InputError(f"tgecnet: haze_expert cell {cell} must be a multiple of stem_stride {stride}")
+        self.cell = cell
+        hw = 2 * width
+        layers: list[nn.Module] = [nn.Conv2d(feat_dim + 4, hw, 3, padding=1), nn.LeakyReLU(0.1)]
+        for _ in range(3):
+            layers += [nn.Conv2d(hw, hw, 3, padding=1), nn.LeakyReLU(0.1)]
+        layers.append(nn.Conv2d(hw, 2, 3, padding=1))
+        self.head = nn.Sequential(*layers)
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        self.body = DetailRefine(feat_dim, stride, width, 1, in_maps=3)
+
+    def affine(self, coarse: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:
+        """Log-gain ``a`` and offset ``b`` ``(B, 1, H, W)`` of the dehazing map."""
+        h, w = coarse.shape[-2:]
+        c = self.cell
+        x = F.pad(coarse, (0, (-w) % c, 0, (-h) % c), mode="replicate")
+        mean = F.avg_pool2d(x, c)
+        std = (F.avg_pool2d(x * x, c) - mean * mean).clamp_min(1e-8).sqrt()
+        g_mean = coarse.mean(dim=(-2, -1), keepdim=True).expand_as(mean)
+        g_std = coarse.std(dim=(-2, -1), keepdim=True).expand_as(mean)
+        f = F.adaptive_avg_pool2d(feat, mean.shape[-2:])
+        ab = self.head(torch.cat([mean, std, g_mean, g_std, f], 1))
+        ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        return ab[:, :1], ab[:, 1:]
+
+    def forward(self, img: Tensor, coarse: Tensor, feat: Tensor, min_gain: float | None = None) -> tuple[Tensor, Tensor]:
+        """``min_gain``: leave images whose mean gain is not above it unchanged (and do not run
+        the body for them); dehazing raises contrast (``1/t ≥ 1``), so a map that barely changes
+        it or lowers it is not removing haze."""
+        a, b = self.affine(coarse, feat)
+        gain = a.exp()
+        mean_gain = gain.mean(dim=(1, 2, 3))
+        on = torch.arange(coarse.shape[0], device=coarse.device) if min_gain is None else (mean_gain > min_gain).nonzero().flatten()
+        if not on.numel():
+            return coarse, mean_gain
+        dehazed = gain[on] * coarse[on] + b[on]
+        out = dehazed + self.body.maps(torch.cat([img[on], coarse[on], dehazed], 1), feat[on])
+        if on.numel() == coarse.shape[0]:
+            return out, mean_gain
+        return coarse.index_copy(0, on, out), mean_gain
+
+
 def _with_highpass(x: Tensor) -> Tensor:
     """``[x ; 10·(x − box3(x))]``: the image and its (amplified) 3×3 high-pass residual, ``(B, 2, H, W)``."""
     return torch.cat([x, 10.0 * (x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))], dim=1)
@@ -586,6 +672,7 @@ class TGECNet(nn.Module):
         probe_experts: dict[str, int] | None = None,
         probe_expert_blocks: int = 1,
         probe_expert_deconv: Sequence[str] = (),
+        haze_expert: int = 0,
     ) -> None:
         super().__init__()
         nb, hd = list(num_blocks), list(heads)
@@ -611,6 +698,8 @@ class TGECNet(nn.Module):
         deconv = set(probe_expert_deconv)
         if deconv - ({"defocus"} & {k for k, w in experts.items() if w}):
             raise InputError(f"tgecnet: probe_expert_deconv may only name the defocus expert, and it must be in probe_experts; got {sorted(deconv)}")
+        if haze_expert and not detail_refine:
+            raise InputError("tgecnet: haze_expert needs detail_refine > 0 (it refines the refined restoration)")
         if not 1 <= top_k <= num_experts:
             raise InputError(f"tgecnet: top_k must be in [1, num_experts={num_experts}], got {top_k}")
         d = dim
@@ -678,6 +767,7 @@ class TGECNet(nn.Module):
         self.probe_experts = nn.ModuleDict(
             {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks, deconv=k in deconv) for k in _GATED if experts.get(k)}
         )
+        self.haze_expert = HazeExpert(w1, stem_stride, haze_expert) if haze_expert else None
         self.probe: nn.Module | None = None
         if degradation_probe:
             self.probe = DegradationEstimator(probe_width) if probe_input == "image" else nn.Linear(atom_dim, _PROBE_OUTPUTS)
@@ -792,14 +882,22 @@ class TGECNet(nn.Module):
         the :class:`DetailRefine` correction when it is on, then each probe-gated expert's
         correction weighted by :meth:`expert_gate` (needs ``aux["probe"]``; the gate values are
         stored in ``aux["expert_gates"]``, a dict of ``(B,)``, and a deconvolving expert's
-        estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``)."""
+        estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``), then the
+        :class:`HazeExpert` when it is on (its mean contrast gain per image in ``aux["haze_gain"]``)."""
         r = self.refinement(feat)
         out = self.output(r) + img
         if self.detail_refine is None:
             return out
         out = self.detail_refine(img, out, r)
-        if not len(self.probe_experts) or aux is None or "probe" not in aux:
-            return out
+        if len(self.probe_experts) and aux is not None and "probe" in aux:
+            out = self._probe_experts(out, img, r, aux)
+        if self.haze_expert is not None:
+            out, gain = self.haze_expert(img, out, r, None if self.training else _HAZE_MIN_GAIN)
+            if aux is not None:
+                aux["haze_gain"] = gain
+        return out
+
+    def _probe_experts(self, out: Tensor, img: Tensor, r: Tensor, aux: dict[str, Any]) -> Tensor:
         aux["expert_gates"] = {}
         for name, expert in self.probe_experts.items():
             g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"])
@@ -881,6 +979,8 @@ class TGECNet(nn.Module):
             out["expert_gates"] = {k: (g[:b], g[b:]) for k, g in aux["expert_gates"].items()}
         if "blur_radius" in aux:
             out["blur_radius"] = (aux["blur_radius"][:b], aux["blur_radius"][b:])
+        if "haze_gain" in aux:
+            out["haze_gain"] = (aux["haze_gain"][:b], aux["haze_gain"][b:])
         out.update(fused_y=fused_y, restored_vis=r_v, restored_ir=r_i)
         if ycc is not None and self.chroma is not None:
             cbcr = self.chroma(ycc[:, 1:], vis_y, r_v, f_v, aux["prompt"][:b])
@@ -1045,8 +1145,12 @@ class TGECNet(nn.Module):
             image's pixels, summing to 1), the fusion weights ``θ``, ``γ`` and, with
             ``probe_experts``, ``"probe_experts"`` (per expert the gate weight of the visible and of
             the infrared image) and, when a deconvolving defocus expert ran, ``"blur_radius_px"``
-            (the disk radius it estimated per image, ``None`` where it did not run); with ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
-            visible image.
+            (the disk radius it estimated per image, ``None`` where it did not run); with
+            ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
+            visible image; with ``haze_expert``, ``"haze_contrast_gain"`` per image (the mean of
+            its contrast gain ``exp(a)``; haze is named in ``"degradation"`` when the probe says
+            so or when the visible image's gain exceeds 1.05, i.e. when the expert dehazed it,
+            its probability then reported as 1).
         """
         info: dict[str, Any] = {}
         n = len(NOISE_LEVELS)
@@ -1056,6 +1160,8 @@ class TGECNet(nn.Module):
             sv = torch.sigmoid(pv[n:]).tolist()
             si = torch.sigmoid(pi[n:]).tolist()
             haze, defocus, stripe = sv[0], sv[1], si[2]
+            if "haze_gain" in outputs and float(outputs["haze_gain"][0][0]) > _HAZE_MIN_GAIN:
+                haze = 1.0  # the haze expert saw haze (and dehazed), even if the probe did not
             info["degradation"] = setting_from_probs(noise, haze, defocus, stripe)
             probs = {NOISE_LEVELS[i]: noise[i] for i in range(1, n)}
             probs.update(haze=haze, defocus=defocus, stripe=stripe)
@@ -1077,6 +1183,9 @@ class TGECNet(nn.Module):
         if "blur_radius" in outputs:
             rv, ri = outputs["blur_radius"]
             info["blur_radius_px"] = {"visible": rv[0], "infrared": ri[0]}
+        if "haze_gain" in outputs:
+            hv, hi = outputs["haze_gain"]
+            info["haze_contrast_gain"] = {"visible": round(float(hv[0]), 4), "infrared": round(float(hi[0]), 4)}
         return info
 
 
