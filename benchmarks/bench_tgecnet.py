@@ -9,7 +9,7 @@ MoE gating and element-wise ops are not counted), the per-part MAC split, parame
 peak resident set (``ru_maxrss``) and its growth over the process before the model was built.
 The probe-gated experts of the small model run only on images whose probe sees their degradation
 (``--experts auto``; on the random pair the probe sees defocus in both images), and the haze
-expert only on images whose contrast gain it puts above 1.05; ``--experts off`` closes every gate
+expert only on a visible image whose contrast gain it puts above 1.05; ``--experts off`` closes every gate
 (a pair without defocus, stripes or haze), ``--experts on`` opens them all for both images (the
 worst case); the result says which experts ran.
 
@@ -83,7 +83,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         out = net(t_ir, t_vis)
     ran = {k: [m for m, g in zip(("visible", "infrared"), gates) if float(g[0]) > 0] for k, gates in out.get("expert_gates", {}).items()}
     if "haze_gain" in out:
-        ran["haze"] = [m for m, g in zip(("visible", "infrared"), out["haze_gain"]) if float(g[0]) > 1.05]
+        ran["haze"] = ["visible"] if float(out["haze_gain"][0]) > 1.05 else []  # never run on the infrared image
     parts: dict[str, float] = {}
     for key, counts in counter.get_flop_counts().items():
         name = key.split(".", 1)[1] if "." in key else ""

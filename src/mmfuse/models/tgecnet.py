@@ -877,13 +877,14 @@ class TGECNet(nn.Module):
         g = self.probe_experts[name].gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float())
         return g if self.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
 
-    def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None) -> Tensor:
+    def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None, haze_images: int | None = None) -> Tensor:
         """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
         the :class:`DetailRefine` correction when it is on, then each probe-gated expert's
         correction weighted by :meth:`expert_gate` (needs ``aux["probe"]``; the gate values are
         stored in ``aux["expert_gates"]``, a dict of ``(B,)``, and a deconvolving expert's
         estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``), then the
-        :class:`HazeExpert` when it is on (its mean contrast gain per image in ``aux["haze_gain"]``)."""
+        :class:`HazeExpert` when it is on, on the first ``haze_images`` images only (default: all;
+        its mean contrast gain per image in ``aux["haze_gain"]``, NaN for the others)."""
         r = self.refinement(feat)
         out = self.output(r) + img
         if self.detail_refine is None:
@@ -892,7 +893,11 @@ class TGECNet(nn.Module):
         if len(self.probe_experts) and aux is not None and "probe" in aux:
             out = self._probe_experts(out, img, r, aux)
         if self.haze_expert is not None:
-            out, gain = self.haze_expert(img, out, r, None if self.training else _HAZE_MIN_GAIN)
+            n = out.shape[0] if haze_images is None else haze_images
+            gain = out.new_full((out.shape[0],), float("nan"))
+            if n:
+                dehazed, gain[:n] = self.haze_expert(img[:n], out[:n], r[:n], None if self.training else _HAZE_MIN_GAIN)
+                out = dehazed if n == out.shape[0] else torch.cat([dehazed, out[n:]], 0)
             if aux is not None:
                 aux["haze_gain"] = gain
         return out
@@ -942,7 +947,9 @@ class TGECNet(nn.Module):
             ``"fusion_load"``, ``"gates"`` (dict of ``(B, N)`` per-image mean expert weights),
             ``"probe_vis"``, ``"probe_ir"``; with ``probe_experts`` ``"expert_gates"`` (name →
             ``(vis (B,), ir (B,))`` gate weights) and ``"blur_radius"`` (``(vis, ir)`` lists of the
-            radii estimated by a deconvolving expert, ``None`` where it did not run); with ``fusion_refine`` also ``"weight_vis"``
+            radii estimated by a deconvolving expert, ``None`` where it did not run); with
+            ``haze_expert`` ``"haze_gain"`` ``(B,)``, the mean contrast gain of its map on each
+            visible image (it is applied above 1.05, never to the infrared image); with ``fusion_refine`` also ``"weight_vis"``
             ``(B, 1, H, W)``, the per-pixel weight of the restored visible image.
         """
         self._check(ir, "ir", (1,))
@@ -954,7 +961,9 @@ class TGECNet(nn.Module):
         b = ir.shape[0]
         feat, aux = self.restore_features(torch.cat([vis_y, ir], 0), fusion_mode=True)
         f_v, f_i = feat[:b], feat[b:]
-        rest = self.restoration_head(feat, torch.cat([vis_y, ir], 0), aux)
+        # haze is a visible-image degradation (DeMMI-RF; the thermal band sees through it): the
+        # haze expert runs on the visible half of the batch only
+        rest = self.restoration_head(feat, torch.cat([vis_y, ir], 0), aux, haze_images=b)
         r_v, r_i = rest[:b], rest[b:]
         f_m = self.param_alpha * f_v + self.param_beta * f_i
         out: dict[str, Any] = {"load": aux["load"], "fusion_load": ir.new_zeros(()), "gates": {}}
@@ -980,7 +989,7 @@ class TGECNet(nn.Module):
         if "blur_radius" in aux:
             out["blur_radius"] = (aux["blur_radius"][:b], aux["blur_radius"][b:])
         if "haze_gain" in aux:
-            out["haze_gain"] = (aux["haze_gain"][:b], aux["haze_gain"][b:])
+            out["haze_gain"] = aux["haze_gain"][:b]
         out.update(fused_y=fused_y, restored_vis=r_v, restored_ir=r_i)
         if ycc is not None and self.chroma is not None:
             cbcr = self.chroma(ycc[:, 1:], vis_y, r_v, f_v, aux["prompt"][:b])
@@ -1147,8 +1156,8 @@ class TGECNet(nn.Module):
             the infrared image) and, when a deconvolving defocus expert ran, ``"blur_radius_px"``
             (the disk radius it estimated per image, ``None`` where it did not run); with
             ``fusion_refine``, ``"visible_weight"``: the mean of the per-pixel weight ``w`` of the
-            visible image; with ``haze_expert``, ``"haze_contrast_gain"`` per image (the mean of
-            its contrast gain ``exp(a)``; haze is named in ``"degradation"`` when the probe says
+            visible image; with ``haze_expert``, ``"haze_contrast_gain"`` of the visible image (the
+            mean of its contrast gain ``exp(a)``; haze is named in ``"degradation"`` when the probe says
             so or when the visible image's gain exceeds 1.05, i.e. when the expert dehazed it,
             its probability then reported as 1).
         """
@@ -1160,7 +1169,7 @@ class TGECNet(nn.Module):
             sv = torch.sigmoid(pv[n:]).tolist()
             si = torch.sigmoid(pi[n:]).tolist()
             haze, defocus, stripe = sv[0], sv[1], si[2]
-            if "haze_gain" in outputs and float(outputs["haze_gain"][0][0]) > _HAZE_MIN_GAIN:
+            if "haze_gain" in outputs and float(outputs["haze_gain"][0]) > _HAZE_MIN_GAIN:
                 haze = 1.0  # the haze expert saw haze (and dehazed), even if the probe did not
             info["degradation"] = setting_from_probs(noise, haze, defocus, stripe)
             probs = {NOISE_LEVELS[i]: noise[i] for i in range(1, n)}
@@ -1184,8 +1193,7 @@ class TGECNet(nn.Module):
             rv, ri = outputs["blur_radius"]
             info["blur_radius_px"] = {"visible": rv[0], "infrared": ri[0]}
         if "haze_gain" in outputs:
-            hv, hi = outputs["haze_gain"]
-            info["haze_contrast_gain"] = {"visible": round(float(hv[0]), 4), "infrared": round(float(hi[0]), 4)}
+            info["haze_contrast_gain"] = round(float(outputs["haze_gain"][0]), 4)
         return info
 
 
