@@ -592,20 +592,31 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
     assert "noise50" in net.describe(out)["degradation"]
 
 
+def _degraded_and_clear(net: TGECNet, ivif_dir: Path, setting: str) -> tuple[np.ndarray, np.ndarray, dict, dict, dict]:
+    """The held-out pair degraded with one DeMMI-RF setting (seed 0): ``(clean VIS, degraded VIS,
+    degradation info, network output on the degraded pair, on the clear pair)``."""
+    ir, vis = _held_out_pair(ivif_dir, net.size_multiple)
+    _, vis_d, info = apply_setting(ir, vis, load_preset("demmi-rf").setting(setting), 0)
+    t = lambda v: torch.from_numpy(v.transpose(2, 0, 1))[None]  # noqa: E731
+    with torch.inference_mode():
+        out = net(torch.from_numpy(ir)[None, None], t(vis_d))
+        clear = net(torch.from_numpy(ir)[None, None], t(vis))
+    return vis, vis_d, info, out, clear
+
+
+def _restored_and_input_psnr(vis: np.ndarray, vis_d: np.ndarray, out: dict) -> tuple[float, float]:
+    clean_y = rgb_to_ycbcr(vis)[..., 0]
+    return _psnr(out["restored_vis"][0, 0].clamp(0, 1).numpy(), clean_y), _psnr(rgb_to_ycbcr(vis_d)[..., 0], clean_y)
+
+
 def test_shipped_model_deblurs_defocus(shipped: TorchFusionMethod, ivif_dir: Path) -> None:
     """On a held-out pair with DeMMI-RF defocus (disk radius 3.2 px) the defocus expert runs on
     the visible image only, estimates the radius and deblurs; on the sharp pair it is not run."""
     net = shipped.network
-    ir, vis = _held_out_pair(ivif_dir, net.size_multiple)
-    _, vis_d, info = apply_setting(ir, vis, load_preset("demmi-rf").setting("defocus"), 0)
+    vis, vis_d, info, out, sharp = _degraded_and_clear(net, ivif_dir, "defocus")
     radius = info["vis"][0]["params"]["radius"]
-    t = lambda v: torch.from_numpy(v.transpose(2, 0, 1))[None]  # noqa: E731
-    with torch.inference_mode():
-        out = net(torch.from_numpy(ir)[None, None], t(vis_d))
-        sharp = net(torch.from_numpy(ir)[None, None], t(vis))
-    clean_y, blurred_y = rgb_to_ycbcr(vis)[..., 0], rgb_to_ycbcr(vis_d)[..., 0]
-    restored_y = out["restored_vis"][0, 0].clamp(0, 1).numpy()
-    assert _psnr(restored_y, clean_y) > _psnr(blurred_y, clean_y) + 3.0  # measured 31.5 -> 36.6 dB
+    restored, blurred = _restored_and_input_psnr(vis, vis_d, out)
+    assert restored > blurred + 3.0  # measured 31.5 -> 36.6 dB
     gate_vis, gate_ir = out["expert_gates"]["defocus"]
     assert float(gate_vis[0]) > 0.5 and float(gate_ir[0]) == 0.0  # measured 0.99
     report = net.describe(out)["blur_radius_px"]
@@ -618,15 +629,9 @@ def test_shipped_model_dehazes(shipped: TorchFusionMethod, ivif_dir: Path) -> No
     visible image's contrast, restores it closer to the clean image and the report names haze;
     the clear pair is left alone (gain <= 1.05: expert not applied)."""
     net = shipped.network
-    ir, vis = _held_out_pair(ivif_dir, net.size_multiple)
-    _, vis_d, _ = apply_setting(ir, vis, load_preset("demmi-rf").setting("haze"), 0)
-    t = lambda v: torch.from_numpy(v.transpose(2, 0, 1))[None]  # noqa: E731
-    with torch.inference_mode():
-        out = net(torch.from_numpy(ir)[None, None], t(vis_d))
-        clear = net(torch.from_numpy(ir)[None, None], t(vis))
-    clean_y, hazy_y = rgb_to_ycbcr(vis)[..., 0], rgb_to_ycbcr(vis_d)[..., 0]
-    restored_y = out["restored_vis"][0, 0].clamp(0, 1).numpy()
-    assert _psnr(restored_y, clean_y) > _psnr(hazy_y, clean_y) + 1.0  # measured 25.0 -> 26.5 dB
+    vis, vis_d, _, out, clear = _degraded_and_clear(net, ivif_dir, "haze")
+    restored, hazy = _restored_and_input_psnr(vis, vis_d, out)
+    assert restored > hazy + 1.0  # measured 25.0 -> 26.5 dB
     info = net.describe(out)
     assert info["haze_contrast_gain"] > 1.5 and "haze" in info["degradation"].split("+")  # measured 1.95
     info = net.describe(clear)

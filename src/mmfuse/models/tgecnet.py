@@ -470,6 +470,10 @@ class HazeExpert(nn.Module):
         ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
         return ab[:, :1], ab[:, 1:]
 
+    def _dehaze(self, img: Tensor, coarse: Tensor, feat: Tensor, gain: Tensor, b: Tensor) -> Tensor:
+        dehazed = gain * coarse + b
+        return dehazed + self.body.maps(torch.cat([img, coarse, dehazed], 1), feat)
+
     def forward(self, img: Tensor, coarse: Tensor, feat: Tensor, min_gain: float | None = None) -> tuple[Tensor, Tensor]:
         """``min_gain``: leave images whose mean gain is not above it unchanged (and do not run
         the body for them); dehazing raises contrast (``1/t ≥ 1``), so a map that barely changes
@@ -477,14 +481,12 @@ class HazeExpert(nn.Module):
         a, b = self.affine(coarse, feat)
         gain = a.exp()
         mean_gain = gain.mean(dim=(1, 2, 3))
-        on = torch.arange(coarse.shape[0], device=coarse.device) if min_gain is None else (mean_gain > min_gain).nonzero().flatten()
+        if min_gain is None or bool((mean_gain > min_gain).all()):
+            return self._dehaze(img, coarse, feat, gain, b), mean_gain
+        on = (mean_gain > min_gain).nonzero().flatten()
         if not on.numel():
             return coarse, mean_gain
-        dehazed = gain[on] * coarse[on] + b[on]
-        out = dehazed + self.body.maps(torch.cat([img[on], coarse[on], dehazed], 1), feat[on])
-        if on.numel() == coarse.shape[0]:
-            return out, mean_gain
-        return coarse.index_copy(0, on, out), mean_gain
+        return coarse.index_copy(0, on, self._dehaze(img[on], coarse[on], feat[on], gain[on], b[on])), mean_gain
 
 
 def _with_highpass(x: Tensor) -> Tensor:
