@@ -45,7 +45,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
     from torch.utils.flop_counter import FlopCounterMode
 
     from mmfuse.models.base import TorchFusionMethod
-    from mmfuse.models.tgecnet import TGECNet
+    from mmfuse.models.tgecnet import HAZE_MIN_GAIN, TGECNet
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
@@ -63,7 +63,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         with torch.no_grad():
             for e in net.probe_experts.values():
                 e.gate_offset.fill_(10.0 if experts == "on" else -10.0)
-            if net.haze_expert is not None:  # its gain decides whether it runs (> 1.05)
+            if net.haze_expert is not None:  # its gain decides whether it runs (> HAZE_MIN_GAIN)
                 net.haze_expert.head[-1].bias[0] += 1.0 if experts == "on" else -10.0
     method.fuse(ir, vis)  # warm-up
     times = []
@@ -83,7 +83,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         out = net(t_ir, t_vis)
     ran = {k: [m for m, g in zip(("visible", "infrared"), gates) if float(g[0]) > 0] for k, gates in out.get("expert_gates", {}).items()}
     if "haze_gain" in out:
-        ran["haze"] = ["visible"] if float(out["haze_gain"][0]) > 1.05 else []  # never run on the infrared image
+        ran["haze"] = ["visible"] if float(out["haze_gain"][0]) > HAZE_MIN_GAIN else []  # never run on the infrared image
     parts: dict[str, float] = {}
     for key, counts in counter.get_flop_counts().items():
         name = key.split(".", 1)[1] if "." in key else ""

@@ -163,22 +163,17 @@ def restored_visible(setting_dir: Path, name: str) -> np.ndarray:
     one benchmark pair, ``(H, W, 3)``; borders beyond a multiple of the model's size are mirrored."""
     import torch
 
-    from mmfuse.io import ycbcr_to_rgb
+    from mmfuse.io import crop_to, pad_to_multiple, ycbcr_to_rgb
     from mmfuse.models.base import TorchFusionMethod
     from mmfuse.models.registry import bundled_weights_path
 
     net = TorchFusionMethod.from_file(bundled_weights_path(get_spec(OURS).weights)).network
-    ir = read_image(setting_dir / "ir" / name, "gray")
-    vis = read_image(setting_dir / "vi" / name, "rgb")
-    h, w = ir.shape
-    m = net.size_multiple
-    ph, pw = -h % m, -w % m
-    ir_t = torch.nn.functional.pad(torch.from_numpy(ir)[None, None], (0, pw, 0, ph), mode="reflect")
-    vis_t = torch.nn.functional.pad(torch.from_numpy(vis.transpose(2, 0, 1).copy())[None], (0, pw, 0, ph), mode="reflect")
+    ir, size = pad_to_multiple(read_image(setting_dir / "ir" / name, "gray"), net.size_multiple)
+    vis, _ = pad_to_multiple(read_image(setting_dir / "vi" / name, "rgb"), net.size_multiple)
     with torch.inference_mode():
-        out = net(ir_t, vis_t)
-    ycc = torch.cat([out["restored_vis"].clamp(0, 1), out["cbcr"]], 1)[0, :, :h, :w].numpy().transpose(1, 2, 0)
-    return np.clip(ycbcr_to_rgb(ycc), 0, 1)
+        out = net(torch.from_numpy(ir)[None, None], torch.from_numpy(vis.transpose(2, 0, 1).copy())[None])
+    ycc = torch.cat([out["restored_vis"].clamp(0, 1), out["cbcr"]], 1)[0].numpy().transpose(1, 2, 0)
+    return np.clip(ycbcr_to_rgb(crop_to(ycc, size)), 0, 1)
 
 
 def colour_figure(bench: Path, report: Path, out_png: Path, setting: str = "noise50", name: str | None = None) -> None:

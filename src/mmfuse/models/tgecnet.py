@@ -80,6 +80,7 @@ __all__ = [
     "DegradationEstimator",
     "ProbeGatedExpert",
     "HazeExpert",
+    "HAZE_MIN_GAIN",
     "DEGRADATION_NAMES",
     "NOISE_LEVELS",
     "setting_labels",
@@ -95,7 +96,7 @@ DEGRADATION_NAMES: tuple[str, ...] = ("noise15", "noise25", "noise50", "haze", "
 _PROBE_OUTPUTS = len(NOISE_LEVELS) + 3  # noise (4-way softmax) + haze, defocus, stripe (sigmoids)
 _GATED = ("haze", "defocus", "stripe")  # probe outputs that can gate a restoration expert (probe_experts)
 _EXPERT_SKIP = 0.02  # at inference a probe-gated expert is skipped for images whose gate is below this
-_HAZE_MIN_GAIN = 1.05  # at inference the haze expert changes (and the report names haze in) only images whose mean contrast gain is above this
+HAZE_MIN_GAIN = 1.05  # at inference the haze expert changes (and the report names haze in) only images whose mean contrast gain is above this
 
 
 def setting_labels(setting: str) -> dict[str, int]:
@@ -481,9 +482,10 @@ class HazeExpert(nn.Module):
         a, b = self.affine(coarse, feat)
         gain = a.exp()
         mean_gain = gain.mean(dim=(1, 2, 3))
-        if min_gain is None or bool((mean_gain > min_gain).all()):
+        keep = None if min_gain is None else mean_gain > min_gain
+        if keep is None or bool(keep.all()):
             return self._dehaze(img, coarse, feat, gain, b), mean_gain
-        on = (mean_gain > min_gain).nonzero().flatten()
+        on = keep.nonzero().flatten()
         if not on.numel():
             return coarse, mean_gain
         return coarse.index_copy(0, on, self._dehaze(img[on], coarse[on], feat[on], gain[on], b[on])), mean_gain
@@ -898,7 +900,7 @@ class TGECNet(nn.Module):
             n = out.shape[0] if haze_images is None else haze_images
             gain = out.new_full((out.shape[0],), float("nan"))
             if n:
-                dehazed, gain[:n] = self.haze_expert(img[:n], out[:n], r[:n], None if self.training else _HAZE_MIN_GAIN)
+                dehazed, gain[:n] = self.haze_expert(img[:n], out[:n], r[:n], None if self.training else HAZE_MIN_GAIN)
                 out = dehazed if n == out.shape[0] else torch.cat([dehazed, out[n:]], 0)
             if aux is not None:
                 aux["haze_gain"] = gain
@@ -1171,7 +1173,7 @@ class TGECNet(nn.Module):
             sv = torch.sigmoid(pv[n:]).tolist()
             si = torch.sigmoid(pi[n:]).tolist()
             haze, defocus, stripe = sv[0], sv[1], si[2]
-            if "haze_gain" in outputs and float(outputs["haze_gain"][0]) > _HAZE_MIN_GAIN:
+            if "haze_gain" in outputs and float(outputs["haze_gain"][0]) > HAZE_MIN_GAIN:
                 haze = 1.0  # the haze expert saw haze (and dehazed), even if the probe did not
             info["degradation"] = setting_from_probs(noise, haze, defocus, stripe)
             probs = {NOISE_LEVELS[i]: noise[i] for i in range(1, n)}
