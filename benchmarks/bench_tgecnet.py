@@ -63,6 +63,8 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         with torch.no_grad():
             for e in net.probe_experts.values():
                 e.gate_offset.fill_(10.0 if experts == "on" else -10.0)
+                if e.columns:  # the stripe expert's second gate, on the column-offset amplitude (opens on the random pair)
+                    e.column_offset.fill_(-10.0 if experts == "on" else 10.0)
             if net.haze_expert is not None:  # its gain decides whether it runs (> HAZE_MIN_GAIN)
                 net.haze_expert.head[-1].bias[0] += 1.0 if experts == "on" else -10.0
     method.fuse(ir, vis)  # warm-up

@@ -59,6 +59,19 @@ def test_defaults_and_paths(tmp_path):
     assert isinstance(cfg.data, DataConfig) and cfg.validation.every == 0
 
 
+def test_preset_files_are_made_absolute_names_are_kept(tmp_path):
+    """A degradation preset given as a YAML path (run-level or a stage's) is resolved like the
+    data paths, so the run's saved config works from any directory; preset names stay names."""
+    raw = _raw(
+        data={"train": [{"root": "d"}], "degradation": {"preset": "presets/p.yaml"}},
+        stages=[{"name": "a", "steps": 1, "data": {"degradation": {"preset": "q.yml"}}}, {"name": "b", "steps": 1, "data": {"degradation": {"preset": "ems"}}}],
+    )
+    cfg = config_from_dict(raw, base_dir=tmp_path)
+    assert cfg.data.degradation.preset == str((tmp_path / "presets/p.yaml").resolve())
+    assert cfg.stages[0].data["degradation"]["preset"] == str((tmp_path / "q.yml").resolve())  # stage overrides stay mappings
+    assert cfg.stages[1].data["degradation"]["preset"] == "ems"
+
+
 @pytest.mark.parametrize(
     "update,needles",
     [

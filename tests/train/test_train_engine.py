@@ -15,7 +15,7 @@ from torch import nn
 
 from mmfuse.errors import ConfigError, InputError, OutputExistsError
 from mmfuse.io import read_image, rgb_to_ycbcr
-from mmfuse.models.base import TorchFusionMethod, load_weights_file
+from mmfuse.models.base import TorchFusionMethod, load_weights_file, save_weights_file
 from mmfuse.models import registry
 from mmfuse.train import TrainingDiverged, export_run, prepare_batch, train
 from mmfuse.train.optim import lr_factor
@@ -173,6 +173,13 @@ def test_export_loads_and_fuses_like_the_model(tmp_path):
     with torch.no_grad():
         y = net(torch.from_numpy(pad(ir))[None, None], torch.from_numpy(pad(rgb_to_ycbcr(vis)[..., 0]))[None, None])["fused"]
     np.testing.assert_allclose(fused, y[0, 0, :h, :w].numpy(), atol=1e-5)
+    # a file whose tensors have the wrong shape for its architecture: a one-line InputError
+    state, meta = load_weights_file(out)
+    conv = next(k for k, v in state.items() if v.ndim == 4)
+    bad = save_weights_file(tmp_path / "misshaped.safetensors", {**state, conv: torch.zeros(1, *state[conv].shape[1:])}, meta)
+    with pytest.raises(InputError, match=r"misshaped.safetensors: weights do not fit architecture 'fusion-unet': size mismatch") as info:
+        TorchFusionMethod.from_file(bad)
+    assert "\n" not in str(info.value)
     with pytest.raises(OutputExistsError, match="exists"):
         export_run(run, out)
     export_run(run, out, overwrite=True)

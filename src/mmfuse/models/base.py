@@ -262,7 +262,11 @@ class TorchFusionMethod(FusionMethod):
         if expected_arch is not None and arch != expected_arch:
             raise InputError(f"{path}: weights are for architecture {arch!r}, not {expected_arch!r}")
         net = get_arch(arch)(**meta.get("arch_kwargs", {}))
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # mis-shaped tensors (strict=False only forgives missing/unexpected ones)
+            detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err).splitlines()[-1].strip())
+            raise InputError(f"{path}: weights do not fit architecture {arch!r}: {detail}") from None
         if missing or unexpected:
             parts = []
             if missing:

@@ -60,6 +60,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -72,6 +73,7 @@ from mmfuse.nn.deconv import disk_wiener
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 from mmfuse.restore.deblur import estimate_defocus_radius
+from mmfuse.restore.destripe import stripe_profile
 
 __all__ = [
     "TGECNet",
@@ -368,26 +370,68 @@ class ProbeGatedExpert(nn.Module):
     explicit deconvolution it only has to remove the filter's ringing and noise (the "deep Wiener
     deconvolution" idea, Dong et al., NeurIPS 2020).
 
+    With ``columns`` (stripes), the expert uses the fixed-pattern model of column noise, an
+    offset constant down each whole column. The classical destriper's column profile ``p`` of
+    the degraded image (:func:`mmfuse.restore.stripe_profile`: median of the horizontal
+    differences over all rows, integrated, high-passed) serves three ways: (1) the gate also
+    opens on its amplitude ``m = std(p)`` (:func:`mmfuse.restore.stripe_amplitude`),
+    ``g = max(g_probe, sigmoid(4·exp(G·a_c)·(log(m/m_0) − G·b_c)))`` with ``m_0 = 2.5/255`` (the
+    cascade's blind stripe threshold) and ``a_c``, ``b_c`` learnt (0 at init), so that stripes
+    are removed even where the probe, which keys on the white noise that comes with DeMMI-RF's
+    stripes, misses them; (2) the body also sees the classically destriped image ``img − p``;
+    (3) besides its local correction, the body predicts a per-pixel estimate ``s`` of the column
+    offset and a confidence logit ``q``, and the offset removed from column ``x`` is their
+    confidence-weighted mean down the whole column, ``o(x) = Σ_y softmax_y(q)·s`` (a local window
+    cannot tell a stripe from a vertical edge; the column can). The extra maps start at 0.
+
     Shape:
-        ``gate(logit (B,))`` → ``(B,)``; ``maps(images (B, 2, H, W) = [degraded, coarse], feat)``
-        → ``(B, 1, H, W)`` as :meth:`DetailRefine.maps`.
+        ``gate(logit (B,), amplitude (B,) | None)`` → ``(B,)``; ``maps(images (B, 2, H, W) =
+        [degraded, coarse], feat)`` → ``(B, 1, H, W)`` as :meth:`DetailRefine.maps`.
     """
 
     GATE_GAIN: ClassVar[float] = 8.0
     BALANCE_INIT: ClassVar[float] = 0.012  # Wiener-Hunt lambda at init (the classical deblur_wiener's base value)
 
-    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1, deconv: bool = False) -> None:
+    COLUMN_AMPLITUDE: ClassVar[float] = 2.5 / 255  # m_0: the cascade's blind stripe threshold (mmfuse.restore.context)
+    COLUMN_SLOPE: ClassVar[float] = 4.0
+
+    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1, deconv: bool = False, columns: bool = False) -> None:
         super().__init__()
+        if deconv and columns:
+            raise InputError("tgecnet: a probe-gated expert is either deconvolving (defocus) or column-pooling (stripe), not both")
         self.deconv = deconv
-        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=3 if deconv else 2)
+        self.columns = columns
+        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=3 if deconv or columns else 2, out_maps=3 if columns else 1)
         self.gate_slope = nn.Parameter(torch.zeros(1))
         self.gate_offset = nn.Parameter(torch.zeros(1))
+        if columns:
+            self.column_slope = nn.Parameter(torch.zeros(1))
+            self.column_offset = nn.Parameter(torch.zeros(1))
         if deconv:
             self.log_balance = nn.Parameter(torch.tensor([math.log(self.BALANCE_INIT)]))
             self.deconv_gain = nn.Parameter(torch.zeros(1))
 
-    def gate(self, logit: Tensor) -> Tensor:
-        return torch.sigmoid(torch.exp(self.GATE_GAIN * self.gate_slope) * logit + self.GATE_GAIN * self.gate_offset)
+    def gate(self, logit: Tensor, amplitude: Tensor | None = None) -> Tensor:
+        """``(B,)`` weight from the probe's logit and, for a ``columns`` expert, the images'
+        column-offset amplitudes ``(B,)`` (``[0, 1]`` scale; see the class docstring)."""
+        g = torch.sigmoid(torch.exp(self.GATE_GAIN * self.gate_slope) * logit + self.GATE_GAIN * self.gate_offset)
+        if self.columns and amplitude is not None:
+            return torch.maximum(g, self.column_gate(amplitude))
+        return g
+
+    def column_gate(self, amplitude: Tensor) -> Tensor:
+        """``(B,)`` gate of a ``columns`` expert from the column-offset amplitudes ``(B,)``."""
+        z = torch.log(amplitude.clamp_min(1e-6) / self.COLUMN_AMPLITUDE) - self.GATE_GAIN * self.column_offset
+        return torch.sigmoid(self.COLUMN_SLOPE * torch.exp(self.GATE_GAIN * self.column_slope) * z)
+
+    @staticmethod
+    def column_profiles(img: Tensor) -> Tensor:
+        """Classical column-offset profile (:func:`mmfuse.restore.stripe_profile`) of each
+        ``(B, 1, H, W)`` image, ``(B, 1, 1, W)`` (not differentiable); its std over ``W`` is the
+        image's stripe amplitude."""
+        x = img.detach().float().clamp(0, 1).cpu().numpy()
+        p = np.stack([stripe_profile(x[i, 0]) for i in range(x.shape[0])])
+        return torch.from_numpy(p).to(img.dtype).to(img.device)[:, None, None, :]
 
     @staticmethod
     def blur_radii(coarse: Tensor) -> list[float]:
@@ -395,9 +439,16 @@ class ProbeGatedExpert(nn.Module):
         x = coarse.detach().float().clamp(0, 1).cpu().numpy()
         return [estimate_defocus_radius(x[i, 0]) for i in range(x.shape[0])]
 
-    def maps(self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None) -> Tensor:
+    def maps(self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None, profiles: Tensor | None = None) -> Tensor:
         """Correction ``(B, 1, H, W)``; ``radii``: the blur radii of a ``deconv`` expert
-        (default: :meth:`blur_radii` of the coarse restoration ``images[:, 1:2]``)."""
+        (default: :meth:`blur_radii` of the coarse restoration ``images[:, 1:2]``); ``profiles``:
+        the column profiles of a ``columns`` expert (default: :meth:`column_profiles` of the
+        degraded image ``images[:, :1]``)."""
+        if self.columns:
+            profiles = self.column_profiles(images[:, :1]) if profiles is None else profiles
+            local, offset, logit = self.body.maps(torch.cat([images, images[:, :1] - profiles], 1), feat).unbind(1)
+            column = (torch.softmax(logit, dim=1) * offset).sum(1, keepdim=True)  # (B, W): weighted mean down each column
+            return (local + column)[:, None]
         if not self.deconv:
             return self.body.maps(images, feat)
         coarse = images[:, 1:2]
@@ -604,6 +655,9 @@ class TGECNet(nn.Module):
         probe_expert_blocks: residual blocks of each probe-gated expert.
         probe_expert_deconv: experts (only ``"defocus"``) that start from a Wiener–Hunt
             deconvolution with an estimated disk radius (:class:`ProbeGatedExpert` ``deconv``).
+        probe_expert_columns: experts (only ``"stripe"``) that use the column-noise model: a gate
+            that also opens on the column-offset amplitude, and offsets pooled down whole columns
+            (:class:`ProbeGatedExpert` ``columns``).
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -676,6 +730,7 @@ class TGECNet(nn.Module):
         probe_experts: dict[str, int] | None = None,
         probe_expert_blocks: int = 1,
         probe_expert_deconv: Sequence[str] = (),
+        probe_expert_columns: Sequence[str] = (),
         haze_expert: int = 0,
     ) -> None:
         super().__init__()
@@ -702,6 +757,9 @@ class TGECNet(nn.Module):
         deconv = set(probe_expert_deconv)
         if deconv - ({"defocus"} & {k for k, w in experts.items() if w}):
             raise InputError(f"tgecnet: probe_expert_deconv may only name the defocus expert, and it must be in probe_experts; got {sorted(deconv)}")
+        columns = set(probe_expert_columns)
+        if columns - ({"stripe"} & {k for k, w in experts.items() if w}):
+            raise InputError(f"tgecnet: probe_expert_columns may only name the stripe expert, and it must be in probe_experts; got {sorted(columns)}")
         if haze_expert and not detail_refine:
             raise InputError("tgecnet: haze_expert needs detail_refine > 0 (it refines the refined restoration)")
         if not 1 <= top_k <= num_experts:
@@ -769,7 +827,7 @@ class TGECNet(nn.Module):
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.detail_refine = DetailRefine(w1, stem_stride, detail_refine) if detail_refine else None
         self.probe_experts = nn.ModuleDict(
-            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks, deconv=k in deconv) for k in _GATED if experts.get(k)}
+            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks, deconv=k in deconv, columns=k in columns) for k in _GATED if experts.get(k)}
         )
         self.haze_expert = HazeExpert(w1, stem_stride, haze_expert) if haze_expert else None
         self.probe: nn.Module | None = None
@@ -873,20 +931,22 @@ class TGECNet(nn.Module):
             x = self.reduce_chan_level1(x)
         return self.decoder_level1(x), aux
 
-    def expert_gate(self, name: str, probe: Tensor) -> Tensor:
+    def expert_gate(self, name: str, probe: Tensor, amplitude: Tensor | None = None) -> Tensor:
         """Weight ``(B,)`` of the probe-gated expert ``name`` (:meth:`ProbeGatedExpert.gate` of the
-        probe's logit of that degradation, detached: the probe is trained by its label loss only).
+        probe's logit of that degradation, detached: the probe is trained by its label loss only;
+        ``amplitude`` ``(B,)``: the column-offset amplitudes a ``columns`` expert's gate also uses).
         In eval mode a weight below :data:`_EXPERT_SKIP` is set to 0 so that the expert is not run
         for that image."""
-        g = self.probe_experts[name].gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float())
+        g = self.probe_experts[name].gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float(), amplitude)
         return g if self.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
 
     def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None, haze_images: int | None = None) -> Tensor:
         """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
         the :class:`DetailRefine` correction when it is on, then each probe-gated expert's
         correction weighted by :meth:`expert_gate` (needs ``aux["probe"]``; the gate values are
-        stored in ``aux["expert_gates"]``, a dict of ``(B,)``, and a deconvolving expert's
-        estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``), then the
+        stored in ``aux["expert_gates"]``, a dict of ``(B,)``, a deconvolving expert's
+        estimated radii in ``aux["blur_radius"]``, a list of ``B`` floats or ``None``, and a
+        column-pooling expert's amplitudes in ``aux["column_amplitude"]`` ``(B,)``), then the
         :class:`HazeExpert` when it is on, on the first ``haze_images`` images only (default: all;
         its mean contrast gain per image in ``aux["haze_gain"]``, NaN for the others)."""
         r = self.refinement(feat)
@@ -909,7 +969,11 @@ class TGECNet(nn.Module):
     def _probe_experts(self, out: Tensor, img: Tensor, r: Tensor, aux: dict[str, Any]) -> Tensor:
         aux["expert_gates"] = {}
         for name, expert in self.probe_experts.items():
-            g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"])
+            amp = profiles = None
+            if expert.columns:
+                profiles = expert.column_profiles(img)
+                amp = aux["column_amplitude"] = profiles.std(-1, unbiased=False).flatten()
+            g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"], amp)
             on = (g > 0).nonzero().flatten()
             radii = None
             if expert.deconv and on.numel():
@@ -918,9 +982,9 @@ class TGECNet(nn.Module):
                 for i, rad in zip(on.tolist(), radii):
                     aux["blur_radius"][i] = rad
             if on.numel() == g.numel():  # every image: no gather/scatter
-                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii)
+                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii, profiles)
             elif on.numel():
-                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on], radii)
+                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on], radii, None if profiles is None else profiles[on])
                 out = out.index_add(0, on, g[on, None, None, None] * corr)
         return out
 
@@ -951,7 +1015,8 @@ class TGECNet(nn.Module):
             ``"fusion_load"``, ``"gates"`` (dict of ``(B, N)`` per-image mean expert weights),
             ``"probe_vis"``, ``"probe_ir"``; with ``probe_experts`` ``"expert_gates"`` (name →
             ``(vis (B,), ir (B,))`` gate weights) and ``"blur_radius"`` (``(vis, ir)`` lists of the
-            radii estimated by a deconvolving expert, ``None`` where it did not run); with
+            radii estimated by a deconvolving expert, ``None`` where it did not run) and, with a
+            column-pooling stripe expert, ``"column_amplitude"`` (``(vis (B,), ir (B,))``); with
             ``haze_expert`` ``"haze_gain"`` ``(B,)``, the mean contrast gain of its map on each
             visible image (it is applied above 1.05, never to the infrared image); with ``fusion_refine`` also ``"weight_vis"``
             ``(B, 1, H, W)``, the per-pixel weight of the restored visible image.
@@ -992,6 +1057,8 @@ class TGECNet(nn.Module):
             out["expert_gates"] = {k: (g[:b], g[b:]) for k, g in aux["expert_gates"].items()}
         if "blur_radius" in aux:
             out["blur_radius"] = (aux["blur_radius"][:b], aux["blur_radius"][b:])
+        if "column_amplitude" in aux:
+            out["column_amplitude"] = (aux["column_amplitude"][:b], aux["column_amplitude"][b:])
         if "haze_gain" in aux:
             out["haze_gain"] = aux["haze_gain"][:b]
         out.update(fused_y=fused_y, restored_vis=r_v, restored_ir=r_i)
@@ -1163,7 +1230,10 @@ class TGECNet(nn.Module):
             visible image; with ``haze_expert``, ``"haze_contrast_gain"`` of the visible image (the
             mean of its contrast gain ``exp(a)``; haze is named in ``"degradation"`` when the probe says
             so or when the visible image's gain exceeds 1.05, i.e. when the expert dehazed it,
-            its probability then reported as 1).
+            its probability then reported as 1); with a column-pooling stripe expert,
+            ``"column_amplitude_255"`` (the column-offset amplitude of each image, 0-255 scale;
+            stripes are named when the probe or the expert's column gate says so, the larger of
+            the two reported as their probability).
         """
         info: dict[str, Any] = {}
         n = len(NOISE_LEVELS)
@@ -1175,6 +1245,10 @@ class TGECNet(nn.Module):
             haze, defocus, stripe = sv[0], sv[1], si[2]
             if "haze_gain" in outputs and float(outputs["haze_gain"][0]) > HAZE_MIN_GAIN:
                 haze = 1.0  # the haze expert saw haze (and dehazed), even if the probe did not
+            if "column_amplitude" in outputs and "stripe" in self.probe_experts:
+                with torch.no_grad():
+                    col = float(self.probe_experts["stripe"].column_gate(outputs["column_amplitude"][1][:1].float())[0])
+                stripe = max(stripe, col)  # the column statistics saw stripes, even if the probe did not
             info["degradation"] = setting_from_probs(noise, haze, defocus, stripe)
             probs = {NOISE_LEVELS[i]: noise[i] for i in range(1, n)}
             probs.update(haze=haze, defocus=defocus, stripe=stripe)
@@ -1198,6 +1272,9 @@ class TGECNet(nn.Module):
             info["blur_radius_px"] = {"visible": rv[0], "infrared": ri[0]}
         if "haze_gain" in outputs:
             info["haze_contrast_gain"] = round(float(outputs["haze_gain"][0]), 4)
+        if "column_amplitude" in outputs:
+            av, ai = outputs["column_amplitude"]
+            info["column_amplitude_255"] = {"visible": round(255 * float(av[0]), 2), "infrared": round(255 * float(ai[0]), 2)}
         return info
 
 

@@ -21,7 +21,7 @@ import pywt
 
 from mmfuse.restore._common import check_image, finish
 
-__all__ = ["destripe_columns", "destripe_wavelet_fft", "stripe_amplitude"]
+__all__ = ["destripe_columns", "destripe_wavelet_fft", "stripe_amplitude", "stripe_profile"]
 
 
 def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
@@ -51,11 +51,11 @@ def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
     x = check_image(img, "destripe")
     if x.ndim == 3:
         return np.stack([destripe_columns(x[..., c], smooth=smooth) for c in range(3)], axis=-1)
-    return finish(x - _stripe_profile(x, smooth)[None, :])
+    return finish(x - stripe_profile(x, smooth=smooth)[None, :])
 
 
-def _stripe_profile(x: np.ndarray, smooth: int) -> np.ndarray:
-    """Column offsets of an ``(H, W)`` image (see :func:`destripe_columns`), ``(W,)`` float64."""
+def stripe_profile(x: np.ndarray, *, smooth: int = 15) -> np.ndarray:
+    """Column offsets ``(W,)`` (float64) of an ``(H, W)`` image that :func:`destripe_columns` removes."""
     from scipy.ndimage import median_filter
 
     if x.shape[1] < 3:
@@ -127,4 +127,4 @@ def stripe_amplitude(img: np.ndarray, *, smooth: int = 15) -> float:
     """
     x = check_image(img, "stripe_amplitude")
     g = x.mean(axis=2) if x.ndim == 3 else x
-    return float(np.std(_stripe_profile(g, smooth)))
+    return float(np.std(stripe_profile(g, smooth=smooth)))

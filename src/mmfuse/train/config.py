@@ -486,7 +486,8 @@ def _check_semantics(cfg: TrainConfig) -> None:
 
 
 def _absolutise(raw: dict[str, Any], base: Path) -> None:
-    """Make the data paths and ``init_weights`` of a raw config absolute (relative to ``base``), in place."""
+    """Make the data paths, degradation preset files (``*.yaml``/``*.yml``) and ``init_weights`` of
+    a raw config absolute (relative to ``base``), in place."""
 
     def fix_sources(sources: Any) -> None:
         if isinstance(sources, list):
@@ -496,16 +497,23 @@ def _absolutise(raw: dict[str, Any], base: Path) -> None:
                         if isinstance(s.get(k), str):
                             s[k] = str((base / os.path.expanduser(s[k])).resolve())
 
+    def fix_preset(data: dict[str, Any]) -> None:
+        deg = data.get("degradation")
+        if isinstance(deg, dict) and isinstance(deg.get("preset"), str) and deg["preset"].lower().endswith((".yaml", ".yml")):
+            deg["preset"] = str((base / os.path.expanduser(deg["preset"])).resolve())
+
     if isinstance(raw.get("init_weights"), str):
         raw["init_weights"] = str((base / os.path.expanduser(raw["init_weights"])).resolve())
     data = raw.get("data")
     if isinstance(data, dict):
         fix_sources(data.get("train"))
         fix_sources(data.get("val"))
+        fix_preset(data)
     for st in raw.get("stages") or []:
         if isinstance(st, dict) and isinstance(st.get("data"), dict):
             fix_sources(st["data"].get("train"))
             fix_sources(st["data"].get("val"))
+            fix_preset(st["data"])
 
 
 def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike | None = None) -> TrainConfig:
