@@ -18,18 +18,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.metrics import peak_signal_noise_ratio
 
 from mmfuse.degrade import stripe_noise
 from mmfuse.io import pad_to_multiple, read_image
 from mmfuse.models.base import TorchFusionMethod
 from mmfuse.restore import destripe_columns
 
-GRID = [(0.0, 0.0), (3.0, 0.0), (5.5, 0.0), (8.0, 0.0), (15.0, 0.0), (0.0, 4.0), (5.5, 4.0), (15.0, 4.0)]
-
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
+    return float(peak_signal_noise_ratio(b.astype(np.float64), a.astype(np.float64), data_range=1.0))
+
+
+GRID = [(0.0, 0.0), (3.0, 0.0), (5.5, 0.0), (8.0, 0.0), (15.0, 0.0), (0.0, 4.0), (5.5, 4.0), (15.0, 4.0)]
 
 
 def main() -> int:
