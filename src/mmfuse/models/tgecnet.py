@@ -72,6 +72,7 @@ from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, Transforme
 from mmfuse.nn.deconv import disk_wiener
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
+from mmfuse.restore.context import STRIPE_THRESHOLD
 from mmfuse.restore.deblur import estimate_defocus_radius
 from mmfuse.restore.destripe import stripe_profile
 
@@ -392,7 +393,7 @@ class ProbeGatedExpert(nn.Module):
     GATE_GAIN: ClassVar[float] = 8.0
     BALANCE_INIT: ClassVar[float] = 0.012  # Wiener-Hunt lambda at init (the classical deblur_wiener's base value)
 
-    COLUMN_AMPLITUDE: ClassVar[float] = 2.5 / 255  # m_0: the cascade's blind stripe threshold (mmfuse.restore.context)
+    COLUMN_AMPLITUDE: ClassVar[float] = STRIPE_THRESHOLD  # m_0 = 2.5/255: the cascade's blind stripe threshold
     COLUMN_SLOPE: ClassVar[float] = 4.0
 
     def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1, deconv: bool = False, columns: bool = False) -> None:
