@@ -19,6 +19,7 @@ from mmfuse.models.tgecnet import (
     NOISE_LEVELS,
     TaskMoE,
     TGECNet,
+    grow_state_dict,
     setting_from_probs,
     setting_labels,
 )
@@ -269,6 +270,52 @@ def test_deconv_defocus_expert_starts_from_wiener() -> None:
             TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}, probe_expert_deconv=bad)
     with pytest.raises(InputError, match="probe_expert_deconv"):
         TGECNet(**TINY, detail_refine=8, probe_experts={"stripe": 4}, probe_expert_deconv=["defocus"])
+
+
+def test_deconv_bank_feeds_the_defocus_expert_several_balances(monkeypatch) -> None:
+    """``probe_expert_deconv_bank`` gives the defocus expert's body the deconvolutions with
+    ``m_j·λ`` besides the one with the learnt ``λ``; the direct term ``G·k·(wiener − coarse)``
+    still uses the learnt ``λ`` alone, so a bank expert with a zero body corrects exactly like the
+    plain deconvolving expert."""
+    from mmfuse.nn.deconv import disk_wiener
+
+    torch.manual_seed(6)
+    kw = dict(**TINY, detail_refine=8, probe_experts={"defocus": 8}, probe_expert_deconv=["defocus"])
+    net = TGECNet(**kw, probe_expert_deconv_bank=[0.25, 4.0]).eval()
+    plain = TGECNet(**kw).eval()
+    with torch.no_grad():
+        plain.probe_experts["defocus"].body.out[0].weight.normal_(0, 0.3)  # a "trained" expert
+    own, grown, fresh = grow_state_dict(plain.state_dict(), net)
+    assert grown == ["probe_experts.defocus.body.inp.weight"] and not fresh
+    net.load_state_dict(own)
+    expert = net.probe_experts["defocus"]
+    assert expert.deconv_bank == (0.25, 4.0)
+    assert expert.body.inp.in_channels == plain.probe_experts["defocus"].body.inp.in_channels + 8
+    img, coarse = torch.rand(2, 1, 48, 64), torch.rand(2, 1, 48, 64)
+    feat = torch.rand(2, net.level1_width, 48 // net.stem_stride, 64 // net.stem_stride)
+    seen = {}
+    body_maps = expert.body.maps
+
+    def spy(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        seen["x"] = x
+        return body_maps(x, f)
+
+    monkeypatch.setattr(expert.body, "maps", spy)
+    with torch.no_grad():
+        for e in (expert, plain.probe_experts["defocus"]):
+            e.deconv_gain.fill_(1.0 / e.GATE_GAIN)
+        radii = [2.5, 4.0]
+        corr = expert.maps(torch.cat([img, coarse], 1), feat, radii)
+        torch.testing.assert_close(corr, plain.probe_experts["defocus"].maps(torch.cat([img, coarse], 1), feat, radii), atol=1e-6, rtol=0)
+        lam = float(expert.log_balance.exp())
+        want = torch.cat([img, coarse] + [disk_wiener(coarse, radii, m * lam) for m in (1.0, 0.25, 4.0)], 1)
+        torch.testing.assert_close(seen["x"][:, :5], want, atol=1e-5, rtol=0)
+    with pytest.raises(InputError, match="cannot grow|shape"):
+        grow_state_dict(net.state_dict(), plain)  # shrinking is not growing
+    with pytest.raises(InputError, match="probe_expert_deconv_bank"):
+        TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8}, probe_expert_deconv_bank=[0.5])
+    with pytest.raises(InputError, match="deconv_bank"):
+        TGECNet(**kw, probe_expert_deconv_bank=[0.0])
 
 
 def test_haze_expert_inverts_the_scattering_model() -> None:
@@ -596,7 +643,7 @@ def test_shipped_model_restores_noise_and_chroma(shipped: TorchFusionMethod, ivi
 def test_column_stripe_expert_pools_offsets_down_columns() -> None:
     """With ``probe_expert_columns`` the stripe expert (a) adds nothing at initialisation (its
     extra input, the classically destriped image, and its two extra output maps start at zero
-    weight, so a model rebuilt as scripts/tgecnet_columns_init.py does restores as before), (b)
+    weight, so a model grown by ``grow_state_dict`` restores as before), (b)
     sees that destriped image and removes from each column the confidence-weighted mean of its
     per-pixel offset estimates (the fixed-pattern model: one offset per whole column), (c) also
     opens its gate on the column-offset amplitude of the image (``mmfuse.restore.stripe_amplitude``),
@@ -611,22 +658,14 @@ def test_column_stripe_expert_pools_offsets_down_columns() -> None:
     net = TGECNet(**kw, probe_expert_columns=["stripe"]).eval()
     expert = net.probe_experts["stripe"]
     assert expert.columns and not net.probe_experts["defocus"].columns
-    state = base.state_dict()
-    own = net.state_dict()
-    for k, v in own.items():  # grow the stripe expert's first and last convs as scripts/tgecnet_columns_init.py does
-        if k in state and state[k].shape != v.shape:
-            grown = torch.zeros_like(v)
-            if k.endswith("inp.weight"):
-                grown[:, :8], grown[:, 12:] = state[k][:, :8], state[k][:, 8:]
-            else:
-                grown[: state[k].shape[0]] = state[k]
-            state[k] = grown
-    net.load_state_dict({**own, **state})
+    with torch.no_grad():
+        base.probe_experts["stripe"].body.out[0].weight.normal_(0, 0.3)  # a "trained" plain expert
+    own, grown, fresh = grow_state_dict(base.state_dict(), net)  # as scripts/tgecnet_grow.py does
+    assert grown == ["probe_experts.stripe.body.inp.weight", "probe_experts.stripe.body.out.0.weight", "probe_experts.stripe.body.out.0.bias"]
+    assert fresh == ["probe_experts.stripe.column_slope", "probe_experts.stripe.column_offset"]
+    net.load_state_dict(own)
     img = torch.rand(2, 1, 32, 48)
     with torch.no_grad():
-        for m in (base, net):
-            m.probe_experts["stripe"].body.out[0].weight[:4].normal_(0, 0.3)
-        net.probe_experts["stripe"].body.out[0].weight[:4] = base.probe_experts["stripe"].body.out[0].weight[:4]
         _set_probe_logit(base, "stripe", 10.0)
         _set_probe_logit(net, "stripe", 10.0)
         _set_probe_logit(base, "defocus", -10.0)
@@ -676,6 +715,22 @@ def test_column_stripe_expert_pools_offsets_down_columns() -> None:
         TGECNet(**kw, probe_expert_columns=["defocus"])
     with pytest.raises(InputError, match="probe_expert_columns"):
         TGECNet(**dict(kw, probe_experts={"defocus": 8}), probe_expert_columns=["stripe"])
+    # noise-corrected amplitude (probe_expert_column_floor): strong white noise alone no longer
+    # opens the column gate, noise-free stripes keep their amplitude
+    floored = TGECNet(**kw, probe_expert_columns=["stripe"], probe_expert_column_floor=True).eval()
+    assert floored.probe_experts["stripe"].column_floor and not expert.column_floor
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.tile(clean, (2, 1)) + rng.standard_normal((96, 64)).astype(np.float32) * 0.2, 0, 1)
+    imgs = torch.from_numpy(np.stack([noisy, np.tile(striped, (2, 1))]))[:, None]
+    corrected = floored.probe_experts["stripe"].column_amplitudes(imgs, expert.column_profiles(imgs))
+    torch.testing.assert_close(expert.column_amplitudes(imgs, expert.column_profiles(imgs)), expert.column_profiles(imgs).std(-1, unbiased=False).flatten())
+    from mmfuse.restore import stripe_amplitude as amp_np
+
+    want = [amp_np(x[0].numpy(), noise_corrected=True) for x in imgs]
+    torch.testing.assert_close(corrected, torch.tensor(want, dtype=corrected.dtype), atol=1e-6, rtol=0)
+    assert float(corrected[0]) < 0.5 * amp_np(noisy) and float(corrected[1]) > 4.0 / 255
+    with pytest.raises(InputError, match="probe_expert_column_floor"):
+        TGECNet(**kw, probe_expert_column_floor=True)
 
 
 def _degraded_and_clear(net: TGECNet, ivif_dir: Path, setting: str) -> tuple[np.ndarray, np.ndarray, dict, dict, dict]:

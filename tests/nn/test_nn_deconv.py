@@ -62,6 +62,19 @@ def test_gradients_reach_image_and_balance() -> None:
     assert x.grad.abs().sum() > 0 and lam.grad.abs() > 0
 
 
+def test_balance_bank_equals_separate_filters() -> None:
+    x = torch.rand(2, 3, 20, 26, dtype=torch.float64)
+    lams = torch.tensor([0.004, 0.012, 0.05], dtype=torch.float64, requires_grad=True)
+    bank = disk_wiener(x, [2.0, 3.5], lams)
+    assert bank.shape == (2, 9, 20, 26)
+    for j, lam in enumerate(lams.detach().tolist()):  # channel j*C + c: balance j, channel c
+        torch.testing.assert_close(bank[:, 3 * j : 3 * j + 3], disk_wiener(x, [2.0, 3.5], lam), rtol=0, atol=1e-12)
+    bank[:, 6:].sum().backward()  # only the third balance feeds these channels
+    assert lams.grad[2] != 0 and lams.grad[0] == 0 and lams.grad[1] == 0
+    with pytest.raises(InputError, match="balance"):
+        disk_wiener(x, [2.0, 3.5], torch.ones(2, 2))
+
+
 def test_disk_wiener_errors() -> None:
     x = torch.rand(2, 1, 16, 16)
     with pytest.raises(InputError):

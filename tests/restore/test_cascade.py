@@ -93,6 +93,8 @@ def test_auto_without_context_estimates_noise_and_stripes(pair):
     assert ctx == DegradationContext(vis=("gaussian_noise",), ir=("stripe_noise",), source="estimated")
     assert estimate_context(ir, vis) == DegradationContext(source="estimated")
     assert estimate_context(ir, vis * 0.2).vis == ("low_light",)
+    noisy_ir = _noisy(ir, 50)  # white noise alone raises the column-offset amplitude to 3.9/255 (corrected: 0)
+    assert estimate_context(noisy_ir, vis).ir == ("gaussian_noise",)
 
 
 def test_context_from_setting_name():

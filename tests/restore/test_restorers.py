@@ -29,6 +29,7 @@ from mmfuse.restore import (
     get_restorer,
     plan_restorers,
     stripe_amplitude,
+    stripe_noise_floor,
 )
 from mmfuse.restore.deblur import disk_psf
 
@@ -99,6 +100,25 @@ def test_destripe_removes_column_offsets(ir):
     assert psnr(destripe_wavelet_fft(striped), ir) > psnr(striped, ir) + 4.0  # measured 39.4 dB
     assert psnr(destripe_columns(ir), ir) > 45.0  # clean image barely changed (49.3 dB)
     assert stripe_amplitude(striped) * 255 > 4.0 > 1.5 > stripe_amplitude(ir) * 255  # 5.6 vs 0.9
+
+
+def test_stripe_noise_floor_removes_what_white_noise_adds(ir):
+    """White noise raises the column-offset amplitude (the profile is estimated from noisy rows);
+    the floor predicts that rise, so the noise-corrected amplitude stays low on a noisy unstriped
+    image and keeps real stripes."""
+    rng = np.random.default_rng(4)
+    for shape in [(160, 160), (300, 420)]:  # pure Gaussian noise: amplitude ~ floor
+        x = 0.5 + 0.04 * rng.standard_normal(shape)
+        assert 0.9 < stripe_amplitude(x) / stripe_noise_floor(x) < 1.1  # measured 0.97, 0.97
+    assert stripe_noise_floor(ir) * 255 < 0.5  # clean 8-bit image (measured 0.24, amplitude 0.87)
+    noisy = np.clip(ir + rng.standard_normal(ir.shape).astype(np.float32) * 50 / 255, 0, 1)
+    striped = np.clip(ir + rng.standard_normal(ir.shape[1]).astype(np.float32)[None, :] * 6 / 255, 0, 1)
+    both = np.clip(striped + rng.standard_normal(ir.shape).astype(np.float32) * 25 / 255, 0, 1)
+    a = {k: 255 * stripe_amplitude(v) for k, v in {"noisy": noisy, "striped": striped, "both": both}.items()}
+    c = {k: 255 * stripe_amplitude(v, noise_corrected=True) for k, v in {"noisy": noisy, "striped": striped, "both": both}.items()}
+    assert a["noisy"] > 2.0 and c["noisy"] < 0.5 * a["noisy"]  # measured 3.9 -> 0.0
+    assert abs(c["striped"] - a["striped"]) < 0.1 and c["both"] > 0.85 * a["striped"]
+    assert stripe_noise_floor(np.zeros((10, 2))) == 0.0
 
 
 @pytest.mark.parametrize("radius", [2.0, 3.0, 4.0])

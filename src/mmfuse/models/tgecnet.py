@@ -74,7 +74,7 @@ from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 from mmfuse.restore.context import STRIPE_THRESHOLD
 from mmfuse.restore.deblur import estimate_defocus_radius
-from mmfuse.restore.destripe import stripe_profile
+from mmfuse.restore.destripe import stripe_noise_floor, stripe_profile
 
 __all__ = [
     "TGECNet",
@@ -88,6 +88,7 @@ __all__ = [
     "NOISE_LEVELS",
     "setting_labels",
     "setting_from_probs",
+    "grow_state_dict",
 ]
 
 NOISE_LEVELS: tuple[str, ...] = ("none", "noise15", "noise25", "noise50")
@@ -296,6 +297,7 @@ class DetailRefine(nn.Module):
         if stride not in (2, 4) or feat_dim % (stride // 2) ** 2:
             raise InputError(f"tgecnet: detail_refine and fusion_refine need stem_stride 2 or 4 and level-1 width divisible by (stride/2)^2, got stride {stride}, width {feat_dim}")
         up = stride // 2
+        self.in_maps, self.out_maps = in_maps, out_maps
         self.feat_up = nn.PixelShuffle(up) if up > 1 else nn.Identity()
         self.unshuffle = nn.PixelUnshuffle(2)
         self.inp = nn.Conv2d(4 * in_maps + feat_dim // up**2, width, 3, padding=1)
@@ -366,7 +368,10 @@ class ProbeGatedExpert(nn.Module):
     the deconvolved image, corrects it: correction = ``G·k·(wiener − coarse) + body``. The gain
     ``k`` is learnt and 0 in a fresh model, so that the expert is a no-op (like the plain experts)
     in the stages that train the rest of the network with the experts frozen; ``G = 8`` as for
-    the gate. A restoration
+    the gate. With ``deconv_bank`` (multipliers ``m_j``), the body also sees the deconvolutions
+    with the balances ``m_j·λ`` (one FFT, :func:`mmfuse.nn.deconv.wiener_hunt`): a small ``λ``
+    restores edges, a large one keeps flat regions free of ringing, and the body can pick per
+    pixel what no single ``λ`` gives. A restoration
     network of this size learns little deblurring by itself (docs/models/tgecnet.md); with the
     explicit deconvolution it only has to remove the filter's ringing and noise (the "deep Wiener
     deconvolution" idea, Dong et al., NeurIPS 2020).
@@ -383,7 +388,11 @@ class ProbeGatedExpert(nn.Module):
     (3) besides its local correction, the body predicts a per-pixel estimate ``s`` of the column
     offset and a confidence logit ``q``, and the offset removed from column ``x`` is their
     confidence-weighted mean down the whole column, ``o(x) = Σ_y softmax_y(q)·s`` (a local window
-    cannot tell a stripe from a vertical edge; the column can). The extra maps start at 0.
+    cannot tell a stripe from a vertical edge; the column can). The extra maps start at 0. With
+    ``column_floor``, ``m`` is first corrected for white noise, ``sqrt(max(m² − f², 0))`` with
+    ``f`` the profile's noise floor (:func:`mmfuse.restore.stripe_noise_floor`): the profile is
+    estimated from noisy rows, and strong noise alone (σ = 50/255) raised ``m`` to 2.4-5.9/255 on
+    the `val` images, opening the gate on some unstriped ones.
 
     Shape:
         ``gate(logit (B,), amplitude (B,) | None)`` → ``(B,)``; ``maps(images (B, 2, H, W) =
@@ -396,13 +405,33 @@ class ProbeGatedExpert(nn.Module):
     COLUMN_AMPLITUDE: ClassVar[float] = STRIPE_THRESHOLD  # m_0 = 2.5/255: the cascade's blind stripe threshold
     COLUMN_SLOPE: ClassVar[float] = 4.0
 
-    def __init__(self, feat_dim: int, stride: int, width: int, blocks: int = 1, deconv: bool = False, columns: bool = False) -> None:
+    def __init__(
+        self,
+        feat_dim: int,
+        stride: int,
+        width: int,
+        blocks: int = 1,
+        deconv: bool = False,
+        columns: bool = False,
+        deconv_bank: Sequence[float] = (),
+        column_floor: bool = False,
+    ) -> None:
         super().__init__()
         if deconv and columns:
             raise InputError("tgecnet: a probe-gated expert is either deconvolving (defocus) or column-pooling (stripe), not both")
+        bank = tuple(float(m) for m in deconv_bank)
+        if bank and not deconv:
+            raise InputError("tgecnet: deconv_bank needs a deconvolving expert")
+        if any(not (math.isfinite(m) and m > 0) for m in bank):
+            raise InputError(f"tgecnet: deconv_bank multipliers must be > 0, got {list(bank)}")
+        if column_floor and not columns:
+            raise InputError("tgecnet: column_floor needs a column-pooling expert")
         self.deconv = deconv
         self.columns = columns
-        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=3 if deconv or columns else 2, out_maps=3 if columns else 1)
+        self.deconv_bank = bank
+        self.column_floor = column_floor
+        in_maps = 2 + (1 + len(bank) if deconv else 0) + (1 if columns else 0)
+        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=in_maps, out_maps=3 if columns else 1)
         self.gate_slope = nn.Parameter(torch.zeros(1))
         self.gate_offset = nn.Parameter(torch.zeros(1))
         if columns:
@@ -434,6 +463,17 @@ class ProbeGatedExpert(nn.Module):
         p = np.stack([stripe_profile(x[i, 0]) for i in range(x.shape[0])])
         return torch.from_numpy(p).to(img.dtype).to(img.device)[:, None, None, :]
 
+    def column_amplitudes(self, img: Tensor, profiles: Tensor) -> Tensor:
+        """``(B,)`` column-offset amplitudes of the ``(B, 1, H, W)`` images from their profiles
+        ``(B, 1, 1, W)`` (:meth:`column_profiles`): the profiles' std, noise-corrected with
+        ``column_floor`` (see the class docstring)."""
+        amp = profiles.std(-1, unbiased=False).flatten()
+        if not self.column_floor:
+            return amp
+        x = img.detach().float().clamp(0, 1).cpu().numpy()
+        floor = amp.new_tensor([stripe_noise_floor(x[i, 0]) for i in range(x.shape[0])])
+        return (amp.square() - floor.square()).clamp_min(0).sqrt()
+
     @staticmethod
     def blur_radii(coarse: Tensor) -> list[float]:
         """Estimated disk radius (pixels) of each ``(B, 1, H, W)`` image (not differentiable)."""
@@ -454,8 +494,11 @@ class ProbeGatedExpert(nn.Module):
             return self.body.maps(images, feat)
         coarse = images[:, 1:2]
         radii = self.blur_radii(coarse) if radii is None else radii
-        wiener = disk_wiener(coarse, radii, self.log_balance.exp().squeeze(0))
-        return self.GATE_GAIN * self.deconv_gain * (wiener - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
+        balance = self.log_balance.exp().squeeze(0)
+        if self.deconv_bank:
+            balance = balance * balance.new_tensor((1.0, *self.deconv_bank))
+        wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
+        return self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
 
 
 class HazeExpert(nn.Module):
@@ -659,6 +702,11 @@ class TGECNet(nn.Module):
         probe_expert_columns: experts (only ``"stripe"``) that use the column-noise model: a gate
             that also opens on the column-offset amplitude, and offsets pooled down whole columns
             (:class:`ProbeGatedExpert` ``columns``).
+        probe_expert_column_floor: the column-pooling expert's gate sees the column-offset
+            amplitude corrected for white noise (:class:`ProbeGatedExpert` ``column_floor``).
+        probe_expert_deconv_bank: multipliers of the deconvolving expert's learnt ``λ`` for the
+            extra Wiener–Hunt deconvolutions its body sees (:class:`ProbeGatedExpert`
+            ``deconv_bank``; e.g. ``[0.25, 4.0]``; empty = one deconvolution).
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -732,6 +780,8 @@ class TGECNet(nn.Module):
         probe_expert_blocks: int = 1,
         probe_expert_deconv: Sequence[str] = (),
         probe_expert_columns: Sequence[str] = (),
+        probe_expert_deconv_bank: Sequence[float] = (),
+        probe_expert_column_floor: bool = False,
         haze_expert: int = 0,
     ) -> None:
         super().__init__()
@@ -758,9 +808,13 @@ class TGECNet(nn.Module):
         deconv = set(probe_expert_deconv)
         if deconv - ({"defocus"} & {k for k, w in experts.items() if w}):
             raise InputError(f"tgecnet: probe_expert_deconv may only name the defocus expert, and it must be in probe_experts; got {sorted(deconv)}")
+        if probe_expert_deconv_bank and not deconv:
+            raise InputError("tgecnet: probe_expert_deconv_bank needs the deconvolving defocus expert (probe_expert_deconv: [defocus])")
         columns = set(probe_expert_columns)
         if columns - ({"stripe"} & {k for k, w in experts.items() if w}):
             raise InputError(f"tgecnet: probe_expert_columns may only name the stripe expert, and it must be in probe_experts; got {sorted(columns)}")
+        if probe_expert_column_floor and not columns:
+            raise InputError("tgecnet: probe_expert_column_floor needs the column-pooling stripe expert (probe_expert_columns: [stripe])")
         if haze_expert and not detail_refine:
             raise InputError("tgecnet: haze_expert needs detail_refine > 0 (it refines the refined restoration)")
         if not 1 <= top_k <= num_experts:
@@ -828,7 +882,20 @@ class TGECNet(nn.Module):
         self.output = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.detail_refine = DetailRefine(w1, stem_stride, detail_refine) if detail_refine else None
         self.probe_experts = nn.ModuleDict(
-            {k: ProbeGatedExpert(w1, stem_stride, experts[k], probe_expert_blocks, deconv=k in deconv, columns=k in columns) for k in _GATED if experts.get(k)}
+            {
+                k: ProbeGatedExpert(
+                    w1,
+                    stem_stride,
+                    experts[k],
+                    probe_expert_blocks,
+                    deconv=k in deconv,
+                    columns=k in columns,
+                    deconv_bank=probe_expert_deconv_bank if k in deconv else (),
+                    column_floor=probe_expert_column_floor and k in columns,
+                )
+                for k in _GATED
+                if experts.get(k)
+            }
         )
         self.haze_expert = HazeExpert(w1, stem_stride, haze_expert) if haze_expert else None
         self.probe: nn.Module | None = None
@@ -973,7 +1040,7 @@ class TGECNet(nn.Module):
             amp = profiles = None
             if expert.columns:
                 profiles = expert.column_profiles(img)
-                amp = aux["column_amplitude"] = profiles.std(-1, unbiased=False).flatten()
+                amp = aux["column_amplitude"] = expert.column_amplitudes(img, profiles)
             g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"], amp)
             on = (g > 0).nonzero().flatten()
             radii = None
@@ -1286,3 +1353,47 @@ register_learned(
     paper="Sun et al., Task-Gated Multi-Expert Collaboration Network for Degraded Multi-Modal Image Fusion, ICML 2025",
     weights="tgecnet-small.safetensors",
 )
+
+
+def grow_state_dict(state: dict[str, Tensor], net: TGECNet) -> tuple[dict[str, Tensor], list[str], list[str]]:
+    """Fill ``net``'s state dict from the weights ``state`` of the same network built with fewer
+    probe-gated expert inputs or outputs, so that ``net`` computes exactly what the source did.
+
+    Tensors of unchanged shape are copied. A probe-gated expert whose body
+    (:class:`DetailRefine`) sees more full-resolution maps keeps the trained input weights of the
+    maps it saw (first), moves those of the level-1 features behind the new maps and starts the
+    new maps' weights at zero; a body that predicts more maps keeps the trained output channels
+    and starts the new ones at zero (new maps are appended: see :meth:`ProbeGatedExpert.maps`).
+    Tensors the source lacks keep ``net``'s values (e.g. a fresh column gate, 0).
+
+    Returns:
+        ``(state dict for net, grown tensor names, fresh tensor names)``.
+
+    Raises:
+        InputError: any other shape change.
+    """
+    own = net.state_dict()
+    grown, fresh = [], []
+    for k, v in own.items():
+        if k not in state:
+            fresh.append(k)
+            continue
+        src = state[k]
+        if src.shape == v.shape:
+            own[k] = src
+            continue
+        new = torch.zeros_like(v)
+        body = k.startswith("probe_experts.") and ".body." in k
+        if body and k.endswith((".body.out.0.weight", ".body.out.0.bias")) and src.shape[1:] == v.shape[1:] and src.shape[0] < v.shape[0]:
+            new[: src.shape[0]] = src  # PixelShuffle(2): output map m uses channels 4m..4m+3
+        elif body and k.endswith(".body.inp.weight") and src.shape[0] == v.shape[0] and src.shape[2:] == v.shape[2:]:
+            maps = 4 * net.get_submodule(k[: -len(".inp.weight")]).in_maps  # input: [pixel-unshuffled maps, features]
+            seen = src.shape[1] - (v.shape[1] - maps)
+            if not 0 < seen < maps:
+                raise InputError(f"tgecnet: {k} cannot grow from {tuple(src.shape)} to {tuple(v.shape)}")
+            new[:, :seen], new[:, maps:] = src[:, :seen], src[:, seen:]
+        else:
+            raise InputError(f"tgecnet: {k} has shape {tuple(src.shape)} in the source weights, {tuple(v.shape)} in the rebuilt network")
+        own[k] = new
+        grown.append(k)
+    return own, grown, fresh

@@ -56,12 +56,15 @@ def wiener_hunt(x: torch.Tensor, psf: torch.Tensor, balance: torch.Tensor | floa
     Args:
         x: ``(B, C, H, W)`` float image(s).
         psf: ``(k, k)`` kernel summing to 1 (odd ``k``).
-        balance: regularisation weight ``λ`` (a scalar or a 0-d tensor, may require grad).
+        balance: regularisation weight ``λ``: a scalar or a 0-d tensor, or ``n`` values (a
+            sequence or 1-d tensor) for a bank of deconvolutions that share one FFT of ``x``;
+            may require grad.
         pad: reflect padding on each side before the FFT (default ``2k + 4``, clipped to what
             reflect padding allows).
 
     Returns:
-        ``(B, C, H, W)`` deconvolved image (not clipped).
+        ``(B, C, H, W)`` deconvolved image (not clipped); with ``n`` balances ``(B, n·C, H, W)``,
+        channel ``j·C + c`` = channel ``c`` deconvolved with the ``j``-th balance.
     """
     check_feature_map(x, "wiener_hunt")
     h, w = x.shape[-2:]
@@ -71,9 +74,14 @@ def wiener_hunt(x: torch.Tensor, psf: torch.Tensor, balance: torch.Tensor | floa
     shape = (xp.shape[-2], xp.shape[-1])
     tf = transfer_function(psf.to(x.dtype), shape)
     reg = transfer_function(torch.tensor(_LAPLACIAN, dtype=x.dtype, device=x.device), shape)
-    filt = tf.conj() / (tf.abs() ** 2 + balance * reg.abs() ** 2)
-    out = torch.fft.irfft2(filt * torch.fft.rfft2(xp), s=shape)
-    return out[..., p : p + h, p : p + w]
+    lam = torch.as_tensor(balance, dtype=x.dtype, device=x.device)
+    if lam.ndim > 1 or lam.numel() == 0:
+        raise InputError(f"wiener_hunt: balance must be a scalar or 1-d, got shape {tuple(lam.shape)}")
+    filt = tf.conj() / (tf.abs() ** 2 + lam.reshape(-1, 1, 1) * reg.abs() ** 2)  # (n, H', W'/2 + 1)
+    out = torch.fft.irfft2(filt[:, None, None] * torch.fft.rfft2(xp)[None], s=shape)[..., p : p + h, p : p + w]
+    if lam.ndim == 0:
+        return out[0]
+    return out.transpose(0, 1).reshape(x.shape[0], -1, h, w)
 
 
 def disk_wiener(x: torch.Tensor, radii: Sequence[float], balance: torch.Tensor | float) -> torch.Tensor:
@@ -82,10 +90,10 @@ def disk_wiener(x: torch.Tensor, radii: Sequence[float], balance: torch.Tensor |
     Args:
         x: ``(B, C, H, W)``.
         radii: ``B`` disk radii in pixels (``> 0``; see :func:`mmfuse.restore.disk_psf`).
-        balance: Wiener–Hunt regularisation ``λ``.
+        balance: Wiener–Hunt regularisation ``λ``, or ``n`` values (see :func:`wiener_hunt`).
 
     Returns:
-        ``(B, C, H, W)``.
+        ``(B, C, H, W)``; with ``n`` balances ``(B, n·C, H, W)``.
     """
     from mmfuse.restore.deblur import disk_psf  # numpy PSF shared with the classical cascade
 

@@ -143,8 +143,10 @@ def estimate_context(ir: np.ndarray, vis: np.ndarray) -> DegradationContext:
 
     Visible image: ``gaussian_noise`` if :func:`mmfuse.restore.denoise.estimate_noise_sigma`
     exceeds :data:`NOISE_THRESHOLD`; ``low_light`` if the mean luminance is below
-    :data:`LOWLIGHT_THRESHOLD`. Infrared image: ``stripe_noise`` if
-    :func:`mmfuse.restore.destripe.stripe_amplitude` exceeds :data:`STRIPE_THRESHOLD`;
+    :data:`LOWLIGHT_THRESHOLD`. Infrared image: ``stripe_noise`` if its noise-corrected
+    :func:`mmfuse.restore.destripe.stripe_amplitude` exceeds :data:`STRIPE_THRESHOLD` (white
+    noise alone raises the uncorrected amplitude above it from σ ≈ 25/255 on, so that strongly
+    noisy infrared images were taken for striped ones and not denoised); otherwise
     ``gaussian_noise`` if its noise estimate exceeds :data:`NOISE_THRESHOLD`. Haze, blur, rain
     and snow are not estimated (see the module docstring).
 
@@ -161,7 +163,7 @@ def estimate_context(ir: np.ndarray, vis: np.ndarray) -> DegradationContext:
         vis_ops.append("low_light")
     if estimate_noise_sigma(vis) > NOISE_THRESHOLD:
         vis_ops.append("gaussian_noise")
-    if stripe_amplitude(ir) > STRIPE_THRESHOLD:
+    if stripe_amplitude(ir, noise_corrected=True) > STRIPE_THRESHOLD:
         ir_ops.append("stripe_noise")
     elif estimate_noise_sigma(ir) > NOISE_THRESHOLD:
         ir_ops.append("gaussian_noise")
