@@ -37,6 +37,7 @@ __all__ = [
     "prepare_pair",
     "as_float_image",
     "load_weights_file",
+    "load_state_checked",
     "save_weights_file",
     "META_KEY",
 ]
@@ -225,6 +226,29 @@ def load_weights_file(path: str | os.PathLike, device: str = "cpu") -> tuple[dic
     return state, meta
 
 
+def load_state_checked(net: torch.nn.Module, state: dict[str, torch.Tensor], what: str, *, allow_missing: bool = False) -> list[str]:
+    """Load ``state`` into ``net``; a state that does not fit (mis-shaped or unexpected tensors,
+    or missing ones unless ``allow_missing``) is a one-line :class:`InputError` starting with
+    ``what`` (e.g. ``"x.safetensors: weights do not fit architecture 'tgecnet'"``).
+
+    Returns:
+        The names of ``net``'s tensors that ``state`` did not set.
+    """
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # mis-shaped tensors (strict=False only forgives missing/unexpected ones)
+        detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err).splitlines()[-1].strip())
+        raise InputError(f"{what}: {detail}") from None
+    if (missing and not allow_missing) or unexpected:
+        parts = []
+        if missing and not allow_missing:
+            parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[0]})")
+        raise InputError(f"{what}: {'; '.join(parts)}")
+    return list(missing)
+
+
 # --------------------------------------------------------------------------- trained networks
 
 
@@ -262,18 +286,7 @@ class TorchFusionMethod(FusionMethod):
         if expected_arch is not None and arch != expected_arch:
             raise InputError(f"{path}: weights are for architecture {arch!r}, not {expected_arch!r}")
         net = get_arch(arch)(**meta.get("arch_kwargs", {}))
-        try:
-            missing, unexpected = net.load_state_dict(state, strict=False)
-        except RuntimeError as err:  # mis-shaped tensors (strict=False only forgives missing/unexpected ones)
-            detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err).splitlines()[-1].strip())
-            raise InputError(f"{path}: weights do not fit architecture {arch!r}: {detail}") from None
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
-            if unexpected:
-                parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[0]})")
-            raise InputError(f"{path}: weights do not fit architecture {arch!r}: {'; '.join(parts)}")
+        load_state_checked(net, state, f"{path}: weights do not fit architecture {arch!r}")
         return cls(net, device=device, meta=meta)
 
     def _run(self, ir: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

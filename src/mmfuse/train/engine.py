@@ -44,6 +44,7 @@ from tqdm import tqdm
 from mmfuse.data.loader import collate_items, make_loader
 from mmfuse.errors import ConfigError, InputError, MMFuseError
 from mmfuse.io import pad_to_multiple
+from mmfuse.models.base import load_state_checked, load_weights_file
 from mmfuse.train import checkpoint as ckpt_io
 from mmfuse.train.config import StageConfig, TrainConfig, apply_overrides, config_from_dict, config_to_dict, load_config, read_yaml, save_config
 from mmfuse.train.datasets import build_source, build_train_stream, build_val_items, check_data
@@ -233,19 +234,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], what: str, allow_missing: bool = False) -> list[str]:
-    """Load ``state`` into ``model``; a state that does not fit (missing — unless
-    ``allow_missing`` —, unexpected or mis-shaped tensors) is an :class:`InputError` starting
-    with ``what``. Returns the names of the model's tensors the state did not set."""
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # shape mismatches
-        raise InputError(f"{what} does not fit the configured model ({str(err).splitlines()[-1].strip()})") from None
-    if (missing and not allow_missing) or unexpected:
-        raise InputError(f"{what} does not fit the configured model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return list(missing)
-
-
 class Trainer:
     """Runs the stages of a config in a run folder (use :func:`train`, which sets it up).
 
@@ -277,14 +265,15 @@ class Trainer:
         self.ckpt: ckpt_io.Checkpoint | None = None
         if resume and ckpt_io.has_checkpoint(run_dir):
             self.ckpt = ckpt_io.load_checkpoint(run_dir, device=self.device)
-            _load_state(self.model, self.ckpt.weights, f"{run_dir}: checkpoint")
+            load_state_checked(self.model, self.ckpt.weights, f"{run_dir}: checkpoint does not fit the configured model")
             self.step = self.ckpt.step
             self.elapsed_before = float(self.ckpt.state.get("elapsed", 0.0))
         elif cfg.init_weights:
-            from mmfuse.models.base import load_weights_file
-
-            unset = _load_state(
-                self.model, load_weights_file(cfg.init_weights, device=str(self.device))[0], f"{cfg.init_weights}: init_weights", cfg.init_partial
+            unset = load_state_checked(
+                self.model,
+                load_weights_file(cfg.init_weights, device=str(self.device))[0],
+                f"{cfg.init_weights}: init_weights does not fit the configured model",
+                allow_missing=cfg.init_partial,
             )
             if unset and dist.is_main:
                 modules = sorted({n.split(".")[0] for n in unset})
