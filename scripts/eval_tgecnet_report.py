@@ -264,9 +264,11 @@ def restoration_table(bench: Path, settings: list[str], max_pairs: int) -> tuple
     lines = ["| setting | VIS-Y input | VIS-Y restored | IR input | IR restored |", "|---|---|---|---|---|"]
     out = {}
 
-    def psnr(a: np.ndarray, b: np.ndarray) -> float:
-        mse = float(np.mean((np.clip(a, 0, 1) - b) ** 2))
-        return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf")
+    from skimage.metrics import peak_signal_noise_ratio
+
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:  # of the clipped image; ∞ when identical
+        with np.errstate(divide="ignore"):
+            return float(peak_signal_noise_ratio(b.astype(np.float64), np.clip(a, 0, 1).astype(np.float64), data_range=1.0))
 
     for s in settings:
         vi_dir = bench / s / "vi"

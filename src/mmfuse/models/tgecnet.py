@@ -74,7 +74,7 @@ from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 from mmfuse.restore.context import STRIPE_THRESHOLD
 from mmfuse.restore.deblur import estimate_defocus_radius
-from mmfuse.restore.destripe import stripe_noise_floor, stripe_profile
+from mmfuse.restore.destripe import stripe_profile
 
 __all__ = [
     "TGECNet",
@@ -463,16 +463,18 @@ class ProbeGatedExpert(nn.Module):
         p = np.stack([stripe_profile(x[i, 0]) for i in range(x.shape[0])])
         return torch.from_numpy(p).to(img.dtype).to(img.device)[:, None, None, :]
 
-    def column_amplitudes(self, img: Tensor, profiles: Tensor) -> Tensor:
-        """``(B,)`` column-offset amplitudes of the ``(B, 1, H, W)`` images from their profiles
-        ``(B, 1, 1, W)`` (:meth:`column_profiles`): the profiles' std, noise-corrected with
+    def column_statistics(self, img: Tensor) -> tuple[Tensor, Tensor]:
+        """Column profiles ``(B, 1, 1, W)`` (:meth:`column_profiles`) of the ``(B, 1, H, W)``
+        images and their amplitudes ``(B,)``: the profiles' std, noise-corrected with
         ``column_floor`` (see the class docstring)."""
-        amp = profiles.std(-1, unbiased=False).flatten()
         if not self.column_floor:
-            return amp
+            profiles = self.column_profiles(img)
+            return profiles, profiles.std(-1, unbiased=False).flatten()
         x = img.detach().float().clamp(0, 1).cpu().numpy()
-        floor = amp.new_tensor([stripe_noise_floor(x[i, 0]) for i in range(x.shape[0])])
-        return (amp.square() - floor.square()).clamp_min(0).sqrt()
+        stats = [stripe_profile(x[i, 0], return_floor=True) for i in range(x.shape[0])]
+        profiles = torch.from_numpy(np.stack([p for p, _ in stats])).to(img.dtype).to(img.device)[:, None, None, :]
+        floor = profiles.new_tensor([f for _, f in stats])
+        return profiles, (profiles.std(-1, unbiased=False).flatten().square() - floor.square()).clamp_min(0).sqrt()
 
     @staticmethod
     def blur_radii(coarse: Tensor) -> list[float]:
@@ -1039,8 +1041,8 @@ class TGECNet(nn.Module):
         for name, expert in self.probe_experts.items():
             amp = profiles = None
             if expert.columns:
-                profiles = expert.column_profiles(img)
-                amp = aux["column_amplitude"] = expert.column_amplitudes(img, profiles)
+                profiles, amp = expert.column_statistics(img)
+                aux["column_amplitude"] = amp
             g = aux["expert_gates"][name] = self.expert_gate(name, aux["probe"], amp)
             on = (g > 0).nonzero().flatten()
             radii = None

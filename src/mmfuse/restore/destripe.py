@@ -54,15 +54,18 @@ def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
     return finish(x - stripe_profile(x, smooth=smooth)[None, :])
 
 
-def stripe_profile(x: np.ndarray, *, smooth: int = 15) -> np.ndarray:
-    """Column offsets ``(W,)`` (float64) of an ``(H, W)`` image that :func:`destripe_columns` removes."""
+def stripe_profile(x: np.ndarray, *, smooth: int = 15, return_floor: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
+    """Column offsets ``(W,)`` (float64) of an ``(H, W)`` image that :func:`destripe_columns` removes;
+    with ``return_floor`` also its :func:`stripe_noise_floor` (sharing the differences' medians)."""
     from scipy.ndimage import median_filter
 
     if x.shape[1] < 3:
-        return np.zeros(x.shape[1])
-    diffs = np.median(np.diff(x.astype(np.float64), axis=1), axis=0)
-    profile = np.concatenate([[0.0], np.cumsum(diffs)])
-    return profile - median_filter(profile, size=min(smooth, x.shape[1]), mode="reflect")
+        return (np.zeros(x.shape[1]), 0.0) if return_floor else np.zeros(x.shape[1])
+    d = np.diff(x.astype(np.float64), axis=1)
+    med = np.median(d, axis=0)
+    profile = np.concatenate([[0.0], np.cumsum(med)])
+    profile -= median_filter(profile, size=min(smooth, x.shape[1]), mode="reflect")
+    return (profile, _noise_floor(d, med, smooth)) if return_floor else profile
 
 
 def _damp_columns(band: np.ndarray, sigma: float) -> np.ndarray:
@@ -131,10 +134,10 @@ def stripe_amplitude(img: np.ndarray, *, smooth: int = 15, noise_corrected: bool
     """
     x = check_image(img, "stripe_amplitude")
     g = x.mean(axis=2) if x.ndim == 3 else x
-    m = float(np.std(stripe_profile(g, smooth=smooth)))
     if not noise_corrected:
-        return m
-    f = stripe_noise_floor(g, smooth=smooth)
+        return float(np.std(stripe_profile(g, smooth=smooth)))
+    profile, f = stripe_profile(g, smooth=smooth, return_floor=True)
+    m = float(np.std(profile))
     return float(np.sqrt(max(m * m - f * f, 0.0)))
 
 
@@ -164,16 +167,21 @@ def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15, draws: int = 16) ->
         smooth: see :func:`destripe_columns`.
         draws: simulated profiles.
     """
-    from scipy.ndimage import median_filter
-
     x = check_image(img, "stripe_noise_floor")
-    g = (x.mean(axis=2) if x.ndim == 3 else x).astype(np.float64)
+    g = x.mean(axis=2) if x.ndim == 3 else x
     if g.shape[1] < 3:
         return 0.0
-    d = np.diff(g, axis=1)
-    spread = 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0)
-    s = np.sqrt(np.pi / 2.0) * spread / np.sqrt(g.shape[0])
+    d = np.diff(g.astype(np.float64), axis=1)
+    return _noise_floor(d, np.median(d, axis=0), smooth, draws)
+
+
+def _noise_floor(d: np.ndarray, med: np.ndarray, smooth: int, draws: int = 16) -> float:
+    """:func:`stripe_noise_floor` from the ``(H, W − 1)`` horizontal differences and their medians over the rows."""
+    from scipy.ndimage import median_filter
+
+    spread = 1.4826 * np.median(np.abs(d - med), axis=0)
+    s = np.sqrt(np.pi / 2.0) * spread / np.sqrt(d.shape[0])
     col = np.sqrt(np.concatenate([s[:1] ** 2, (s[:-1] ** 2 + s[1:] ** 2) / 2, s[-1:] ** 2]) / 2)  # per column: s² = 2 t²
     prof = np.random.default_rng(0).standard_normal((draws, col.size)) * col
-    prof -= median_filter(prof, size=(1, min(smooth, g.shape[1])), mode="reflect")
+    prof -= median_filter(prof, size=(1, min(smooth, d.shape[1] + 1)), mode="reflect")
     return _FLOOR_GAIN * float(np.sqrt(np.mean(prof.var(axis=1))))
