@@ -459,22 +459,25 @@ class ProbeGatedExpert(nn.Module):
         """Classical column-offset profile (:func:`mmfuse.restore.stripe_profile`) of each
         ``(B, 1, H, W)`` image, ``(B, 1, 1, W)`` (not differentiable); its std over ``W`` is the
         image's stripe amplitude."""
-        x = img.detach().float().clamp(0, 1).cpu().numpy()
-        p = np.stack([stripe_profile(x[i, 0]) for i in range(x.shape[0])])
-        return torch.from_numpy(p).to(img.dtype).to(img.device)[:, None, None, :]
+        return ProbeGatedExpert._profiles_and_floors(img, False)[0]
 
     def column_statistics(self, img: Tensor) -> tuple[Tensor, Tensor]:
         """Column profiles ``(B, 1, 1, W)`` (:meth:`column_profiles`) of the ``(B, 1, H, W)``
         images and their amplitudes ``(B,)``: the profiles' std, noise-corrected with
         ``column_floor`` (see the class docstring)."""
-        if not self.column_floor:
-            profiles = self.column_profiles(img)
-            return profiles, profiles.std(-1, unbiased=False).flatten()
+        profiles, floor = self._profiles_and_floors(img, self.column_floor)
+        amp = profiles.std(-1, unbiased=False).flatten()
+        return profiles, amp if floor is None else (amp.square() - floor.square()).clamp_min(0).sqrt()
+
+    @staticmethod
+    def _profiles_and_floors(img: Tensor, floors: bool) -> tuple[Tensor, Tensor | None]:
         x = img.detach().float().clamp(0, 1).cpu().numpy()
-        stats = [stripe_profile(x[i, 0], return_floor=True) for i in range(x.shape[0])]
+        if floors:
+            stats = [stripe_profile(x[i, 0], return_floor=True) for i in range(x.shape[0])]
+        else:
+            stats = [(stripe_profile(x[i, 0]), 0.0) for i in range(x.shape[0])]
         profiles = torch.from_numpy(np.stack([p for p, _ in stats])).to(img.dtype).to(img.device)[:, None, None, :]
-        floor = profiles.new_tensor([f for _, f in stats])
-        return profiles, (profiles.std(-1, unbiased=False).flatten().square() - floor.square()).clamp_min(0).sqrt()
+        return profiles, profiles.new_tensor([f for _, f in stats]) if floors else None
 
     @staticmethod
     def blur_radii(coarse: Tensor) -> list[float]:
