@@ -318,6 +318,38 @@ def test_deconv_bank_feeds_the_defocus_expert_several_balances(monkeypatch) -> N
         TGECNet(**kw, probe_expert_deconv_bank=[0.0])
 
 
+def test_fine_stage_adds_a_full_resolution_correction() -> None:
+    """``probe_expert_fine`` appends to an expert a thin full-resolution stage fed with the body's
+    inputs and the corrected image; zero-initialised, it changes nothing until trained (so a model
+    grown by ``grow_state_dict`` restores as before), then it adds its output to the correction."""
+    torch.manual_seed(7)
+    kw = dict(**TINY, detail_refine=8, probe_experts={"defocus": 8, "stripe": 4}, probe_expert_deconv=["defocus"])
+    plain = TGECNet(**kw).eval()
+    with torch.no_grad():
+        plain.probe_experts["defocus"].body.out[0].weight.normal_(0, 0.3)
+        plain.probe_experts["defocus"].deconv_gain.fill_(0.1)
+    net = TGECNet(**kw, probe_expert_fine={"defocus": 4}).eval()
+    own, grown, fresh = grow_state_dict(plain.state_dict(), net)
+    assert not grown and fresh == [f"probe_experts.defocus.fine.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")]
+    net.load_state_dict(own)
+    expert = net.probe_experts["defocus"]
+    assert net.probe_experts["stripe"].fine is None and expert.fine[0].in_channels == 4  # degraded, coarse, Wiener + corrected
+    img, coarse = torch.rand(2, 1, 48, 64), torch.rand(2, 1, 48, 64)
+    feat = torch.rand(2, net.level1_width, 48 // net.stem_stride, 64 // net.stem_stride)
+    x = torch.cat([img, coarse], 1)
+    with torch.no_grad():
+        base = plain.probe_experts["defocus"].maps(x, feat, [3.0, 3.0])
+        torch.testing.assert_close(expert.maps(x, feat, [3.0, 3.0]), base)
+        expert.fine[-1].weight.normal_(0, 0.3)
+        from mmfuse.nn.deconv import disk_wiener
+
+        wiener = disk_wiener(coarse, [3.0, 3.0], expert.log_balance.exp().squeeze(0))
+        want = base + expert.fine(torch.cat([img, coarse, wiener, coarse + base], 1))
+        torch.testing.assert_close(expert.maps(x, feat, [3.0, 3.0]), want, atol=1e-5, rtol=0)
+    with pytest.raises(InputError, match="probe_expert_fine"):
+        TGECNet(**kw, probe_expert_fine={"haze": 4})
+
+
 def test_haze_expert_inverts_the_scattering_model() -> None:
     """The haze expert (mmfuse option) is the identity in a fresh model (so the stages that freeze
     it are unaffected); its map ``J = exp(a)·R + b`` with ``a = −log t``, ``b = −A(1/t − 1)``

@@ -394,6 +394,11 @@ class ProbeGatedExpert(nn.Module):
     estimated from noisy rows, and strong noise alone (σ = 50/255) raised ``m`` to 2.4-5.9/255 on
     the `val` images, opening the gate on some unstriped ones.
 
+    With ``fine`` (hidden channels), a thin full-resolution stage (three 3×3 convolutions, the last
+    zero-initialised) adds a last correction from the body's full-resolution inputs and the
+    corrected image: the body works at ``H/2`` and emits its correction through a pixel shuffle,
+    which limits how well it can shape single-pixel structure (ringing, restored edges).
+
     Shape:
         ``gate(logit (B,), amplitude (B,) | None)`` → ``(B,)``; ``maps(images (B, 2, H, W) =
         [degraded, coarse], feat)`` → ``(B, 1, H, W)`` as :meth:`DetailRefine.maps`.
@@ -415,6 +420,7 @@ class ProbeGatedExpert(nn.Module):
         columns: bool = False,
         deconv_bank: Sequence[float] = (),
         column_floor: bool = False,
+        fine: int = 0,
     ) -> None:
         super().__init__()
         if deconv and columns:
@@ -432,6 +438,13 @@ class ProbeGatedExpert(nn.Module):
         self.column_floor = column_floor
         in_maps = 2 + (1 + len(bank) if deconv else 0) + (1 if columns else 0)
         self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=in_maps, out_maps=3 if columns else 1)
+        self.fine: nn.Sequential | None = None
+        if fine:
+            self.fine = nn.Sequential(
+                nn.Conv2d(in_maps + 1, fine, 3, padding=1), nn.ReLU(), nn.Conv2d(fine, fine, 3, padding=1), nn.ReLU(), nn.Conv2d(fine, 1, 3, padding=1)
+            )
+            nn.init.zeros_(self.fine[-1].weight)
+            nn.init.zeros_(self.fine[-1].bias)
         self.gate_slope = nn.Parameter(torch.zeros(1))
         self.gate_offset = nn.Parameter(torch.zeros(1))
         if columns:
@@ -492,18 +505,25 @@ class ProbeGatedExpert(nn.Module):
         degraded image ``images[:, :1]``)."""
         if self.columns:
             profiles = self.column_profiles(images[:, :1]) if profiles is None else profiles
-            local, offset, logit = self.body.maps(torch.cat([images, images[:, :1] - profiles], 1), feat).unbind(1)
+            inputs = torch.cat([images, images[:, :1] - profiles], 1)
+            local, offset, logit = self.body.maps(inputs, feat).unbind(1)
             column = (torch.softmax(logit, dim=1) * offset).sum(1, keepdim=True)  # (B, W): weighted mean down each column
-            return (local + column)[:, None]
-        if not self.deconv:
-            return self.body.maps(images, feat)
-        coarse = images[:, 1:2]
-        radii = self.blur_radii(coarse) if radii is None else radii
-        balance = self.log_balance.exp().squeeze(0)
-        if self.deconv_bank:
-            balance = balance * balance.new_tensor((1.0, *self.deconv_bank))
-        wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
-        return self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(torch.cat([images, wiener], 1), feat)
+            corr = (local + column)[:, None]
+        elif not self.deconv:
+            inputs = images
+            corr = self.body.maps(images, feat)
+        else:
+            coarse = images[:, 1:2]
+            radii = self.blur_radii(coarse) if radii is None else radii
+            balance = self.log_balance.exp().squeeze(0)
+            if self.deconv_bank:
+                balance = balance * balance.new_tensor((1.0, *self.deconv_bank))
+            wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
+            inputs = torch.cat([images, wiener], 1)
+            corr = self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(inputs, feat)
+        if self.fine is None:
+            return corr
+        return corr + self.fine(torch.cat([inputs, images[:, 1:2] + corr], 1))
 
 
 class HazeExpert(nn.Module):
@@ -709,6 +729,8 @@ class TGECNet(nn.Module):
             (:class:`ProbeGatedExpert` ``columns``).
         probe_expert_column_floor: the column-pooling expert's gate sees the column-offset
             amplitude corrected for white noise (:class:`ProbeGatedExpert` ``column_floor``).
+        probe_expert_fine: per probe-gated expert, hidden channels of a full-resolution last stage
+            (:class:`ProbeGatedExpert` ``fine``; e.g. ``{"defocus": 8}``; 0 or absent = none).
         probe_expert_deconv_bank: multipliers of the deconvolving expert's learnt ``λ`` for the
             extra Wiener–Hunt deconvolutions its body sees (:class:`ProbeGatedExpert`
             ``deconv_bank``; e.g. ``[0.25, 4.0]``; empty = one deconvolution).
@@ -787,6 +809,7 @@ class TGECNet(nn.Module):
         probe_expert_columns: Sequence[str] = (),
         probe_expert_deconv_bank: Sequence[float] = (),
         probe_expert_column_floor: bool = False,
+        probe_expert_fine: dict[str, int] | None = None,
         haze_expert: int = 0,
     ) -> None:
         super().__init__()
@@ -820,6 +843,9 @@ class TGECNet(nn.Module):
             raise InputError(f"tgecnet: probe_expert_columns may only name the stripe expert, and it must be in probe_experts; got {sorted(columns)}")
         if probe_expert_column_floor and not columns:
             raise InputError("tgecnet: probe_expert_column_floor needs the column-pooling stripe expert (probe_expert_columns: [stripe])")
+        fine = dict(probe_expert_fine or {})
+        if set(fine) - {k for k, w in experts.items() if w} or any(int(w) < 0 for w in fine.values()):
+            raise InputError(f"tgecnet: probe_expert_fine must map probe_experts names to widths >= 0, got {fine}")
         if haze_expert and not detail_refine:
             raise InputError("tgecnet: haze_expert needs detail_refine > 0 (it refines the refined restoration)")
         if not 1 <= top_k <= num_experts:
@@ -897,6 +923,7 @@ class TGECNet(nn.Module):
                     columns=k in columns,
                     deconv_bank=probe_expert_deconv_bank if k in deconv else (),
                     column_floor=probe_expert_column_floor and k in columns,
+                    fine=int(fine.get(k, 0)),
                 )
                 for k in _GATED
                 if experts.get(k)
