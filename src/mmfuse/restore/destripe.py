@@ -144,7 +144,7 @@ def stripe_amplitude(img: np.ndarray, *, smooth: int = 15, noise_corrected: bool
 _FLOOR_GAIN = 1.17  # calibration of stripe_noise_floor on white Gaussian noise (see its docstring)
 
 
-def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15, draws: int = 16) -> float:
+def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15) -> float:
     """Std that the column-offset profile (:func:`stripe_profile`) of ``img`` shows without stripes,
     from the row-to-row variation of its horizontal differences alone (``[0, 1]`` scale).
 
@@ -155,7 +155,7 @@ def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15, draws: int = 16) ->
     integrated medians behave like the noise of per-column means: a column term of variance
     ``t_j² = s_j²/2`` (neighbouring differences share a column, so the integral telescopes
     instead of wandering, up to the part by which medians of differences are not differences
-    of medians). The floor is the rms std of ``draws`` such column terms, high-passed as
+    of medians). The floor is the rms std of 16 such column terms, high-passed as
     :func:`stripe_profile` does (fixed seed: deterministic), times a gain of 1.17 that accounts
     for that non-linear part: measured as the mean ratio of the actual profile std to the
     uncalibrated floor on white Gaussian noise (float images of 160×160, 302×400 and 480×640
@@ -165,14 +165,9 @@ def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15, draws: int = 16) ->
     Args:
         img: ``(H, W)`` or ``(H, W, 3)`` float image in ``[0, 1]`` (colour is averaged).
         smooth: see :func:`destripe_columns`.
-        draws: simulated profiles.
     """
     x = check_image(img, "stripe_noise_floor")
-    g = x.mean(axis=2) if x.ndim == 3 else x
-    if g.shape[1] < 3:
-        return 0.0
-    d = np.diff(g.astype(np.float64), axis=1)
-    return _noise_floor(d, np.median(d, axis=0), smooth, draws)
+    return stripe_profile(x.mean(axis=2) if x.ndim == 3 else x, smooth=smooth, return_floor=True)[1]
 
 
 def _noise_floor(d: np.ndarray, med: np.ndarray, smooth: int, draws: int = 16) -> float:
