@@ -120,6 +120,28 @@ def test_ssim_constant_images_hand_value() -> None:
         LF.ssim_loss(x, x, window_size=4)
 
 
+def test_fusion_ssim_loss_with_tang_range_matches_the_tang_metric(ivif_dir) -> None:
+    # data_range 1/255 is the differentiable form of the `tang` profile's SSIM (MATLAB ssim on
+    # 0-255 doubles, dynamic range 1); with data range 1 the stabilisers lift flat regions
+    from mmfuse.io import read_image
+    from mmfuse.metrics import evaluate
+
+    name = "FLIR_04593.jpg"
+    ir = read_image(ivif_dir / "ir" / name, "gray")
+    vis = read_image(ivif_dir / "vi" / name, "gray")
+    fused = np.rint((0.6 * ir + 0.4 * vis) * 255).astype(np.uint8)
+    metric = evaluate(fused, ir, vis, profile="tang", metrics=["SSIM"])["SSIM"]
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None]
+
+    f, i, v = t(fused / 255.0), t(ir), t(vis)
+    assert 1 - LF.fusion_ssim_loss(f, i, v, data_range=1 / 255).item() == pytest.approx(metric, abs=2e-3)
+    assert 1 - LF.fusion_ssim_loss(f, i, v).item() > metric + 0.05
+    with pytest.raises(InputError, match="data_range"):
+        LF.ssim_loss(f, i, data_range=0.0)
+
+
 def test_color_loss_hand_value() -> None:
     vis = torch.zeros(1, 3, 2, 2)
     vis[:, 0] = 1.0  # red: Y .299, Cb (0 - .299) .564 + .5, Cr (1 - .299) .713 + .5

@@ -404,9 +404,12 @@ def test_haze_expert_inverts_the_scattering_model() -> None:
         HazeExpert(8, 4, 8, cell=10)
 
 
-@pytest.mark.parametrize(("stage", "term"), [("fusion", "fuse_ssim"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")])
+@pytest.mark.parametrize(
+    ("stage", "term"),
+    [("fusion", "fuse_ssim"), ("fusion", "fuse_ssim_tang"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")],
+)
 def test_optional_loss_terms(stage: str, term: str) -> None:
-    """``fuse_ssim``, ``fuse_mean``, ``fuse_cc`` and ``mse`` (mmfuse options) are absent at their default weight
+    """``fuse_ssim(_tang)``, ``fuse_mean``, ``fuse_cc`` and ``mse`` (mmfuse options) are absent at their default weight
     0 and add a finite, differentiable term when switched on."""
     torch.manual_seed(2)
     net = TGECNet(**TINY).train()

@@ -75,7 +75,8 @@ LOSS_TERMS: dict[str, LossTerm] = {
         LF.signed_max_gradient_loss, ("fused", "ir", "vis"), (), (), "TC-MoA signed max-gradient L1"
     ),
     "ssim": LossTerm(
-        LF.fusion_ssim_loss, ("fused", "ir", "vis"), (), ("window_size", "vis_weight"), "two-source 1 - SSIM"
+        LF.fusion_ssim_loss, ("fused", "ir", "vis"), (), ("window_size", "vis_weight", "data_range"),
+        "two-source 1 - SSIM",
     ),
     "color": LossTerm(LF.color_loss, ("fused", "vis"), (), (), "CbCr L1 to the visible image (RGB)"),
     "restoration": LossTerm(

@@ -225,8 +225,8 @@ def signed_max_gradient_loss(
     return _reduce((signed_gradient(fused) - target).abs(), reduction)
 
 
-def ssim_loss(x: torch.Tensor, y: torch.Tensor, window_size: int = 11) -> torch.Tensor:
-    """``1 - mean SSIM(x, y)`` with :func:`kornia.metrics.ssim` (data range 1).
+def ssim_loss(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, data_range: float = 1.0) -> torch.Tensor:
+    """``1 - mean SSIM(x, y)`` with :func:`kornia.metrics.ssim`.
 
     Note that :func:`kornia.losses.ssim_loss` returns half of this value.
 
@@ -234,6 +234,10 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, window_size: int = 11) -> torch.
         x: ``(B, C, H, W)`` in ``[0, 1]``.
         y: same shape.
         window_size: odd Gaussian window size (sigma 1.5).
+        data_range: the ``L`` of the stabilisers ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2``; 1 for
+            images in ``[0, 1]``. ``1/255`` reproduces MATLAB's ``ssim`` on 0-255 doubles with
+            its default dynamic range 1 (Tang et al.'s toolbox, profile ``tang``), where the
+            stabilisers vanish and flat regions count by the correlation of their fine texture.
     """
     check_feature_map(x, "ssim_loss", name="x")
     check_feature_map(y, "ssim_loss", channels=x.shape[1], name="y")
@@ -242,11 +246,18 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, window_size: int = 11) -> torch.
         raise InputError(f"ssim_loss: window_size must be a positive odd integer, got {window_size}")
     if min(x.shape[-2:]) <= window_size // 2:
         raise ShapeError(f"ssim_loss: images {tuple(x.shape[-2:])} are too small for window {window_size}")
-    return 1.0 - kornia.metrics.ssim(x, y, window_size, max_val=1.0).mean()
+    if not data_range > 0:
+        raise InputError(f"ssim_loss: data_range must be > 0, got {data_range}")
+    return 1.0 - kornia.metrics.ssim(x, y, window_size, max_val=float(data_range)).mean()
 
 
 def fusion_ssim_loss(
-    fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, window_size: int = 11, vis_weight: float = 0.5
+    fused: torch.Tensor,
+    ir: torch.Tensor,
+    vis: torch.Tensor,
+    window_size: int = 11,
+    vis_weight: float = 0.5,
+    data_range: float = 1.0,
 ) -> torch.Tensor:
     """Two-source SSIM loss on luminance: ``w (1 - SSIM(F, V)) + (1 - w) (1 - SSIM(F, I))``.
 
@@ -258,11 +269,14 @@ def fusion_ssim_loss(
         vis: ``(B, 1|3, H, W)``.
         window_size: Gaussian window size.
         vis_weight: ``w`` in ``[0, 1]``.
+        data_range: see :func:`ssim_loss`.
     """
     if not 0.0 <= vis_weight <= 1.0:
         raise InputError(f"fusion_ssim_loss: vis_weight must be in [0, 1], got {vis_weight}")
     yf, yi, yv = _fusion_triplet(fused, ir, vis, "fusion_ssim_loss")
-    return vis_weight * ssim_loss(yf, yv, window_size) + (1.0 - vis_weight) * ssim_loss(yf, yi, window_size)
+    return vis_weight * ssim_loss(yf, yv, window_size, data_range) + (1.0 - vis_weight) * ssim_loss(
+        yf, yi, window_size, data_range
+    )
 
 
 def correlation_loss(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

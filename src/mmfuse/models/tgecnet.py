@@ -755,6 +755,7 @@ class TGECNet(nn.Module):
         "fuse_grad": 5.0,
         "fuse_load": 0.1,
         "fuse_ssim": 0.0,
+        "fuse_ssim_tang": 0.0,
         "fuse_mean": 0.0,
         "fuse_cc": 0.0,
         "chroma": 1.0,
@@ -1230,6 +1231,9 @@ class TGECNet(nn.Module):
         fuse_grad·L_grad + fuse_load·L_load^Fus`` (+ ``chroma·|CbCr − CbCr_c|`` with the chroma
         head; + ``fuse_ssim·[1 − (SSIM(F, V_c) + SSIM(F, I_c))/2]``, an mmfuse option off by default,
         the two-source SSIM loss common in fusion training, e.g. TC-MoA's L_ssim; +
+        ``fuse_ssim_tang·[...]``, the same with the stabilisers of Tang et al.'s toolbox (MATLAB
+        ``ssim`` on 0-255 data, dynamic range 1: ``C1, C2`` negligible, flat regions count by the
+        correlation of their fine texture), an mmfuse option off by default; +
         ``fuse_mean·|F − (V_c + I_c)/2|``, an mmfuse option off by default: an intensity target
         at the mean of the sources instead of their maximum; + ``fuse_cc·[1 − (CC(F, V_c) +
         CC(F, I_c))/2]``, an mmfuse option off by default, the correlation the fusion metric ``CC``
@@ -1291,6 +1295,7 @@ class TGECNet(nn.Module):
             terms["fuse_load"] = outputs["fusion_load"]
             optional = {  # mmfuse options, computed only when their weight is non-zero
                 "fuse_ssim": lambda: fusion_ssim_loss(f, ir_c, vis_c),
+                "fuse_ssim_tang": lambda: fusion_ssim_loss(f, ir_c, vis_c, data_range=1 / 255),
                 "fuse_mean": lambda: F.l1_loss(f, 0.5 * (vis_c + ir_c)),
                 "fuse_cc": lambda: correlation_loss(f, ir_c, vis_c),
             }
