@@ -223,7 +223,7 @@ def loss_figure(log_csv: Path, out_png: Path) -> None:
     rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[1], k[0]))]
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     panels = ((axes[0], ("restore", "refine", "experts"), ["total", "l1", "mse", "grad", "load", "probe"]),
-              (axes[1], ("fusion",), ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_mean", "fuse_cc", "fuse_grad", "fuse_ssim", "fuse_load", "chroma"]))
+              (axes[1], ("fusion",), ["total", "fuse_vis", "fuse_ir", "fuse_max", "fuse_mean", "fuse_cc", "fuse_grad", "fuse_ssim", "fuse_ssim_tang", "fuse_load", "chroma"]))
     for ax, stages, keys in panels:
         rs = [r for r in rows if r["kind"] == "train" and r["stage"] in stages]
         x = np.array([int(r["step"]) for r in rs])
