@@ -5,7 +5,8 @@
 # 3. mmfuse bench: tgecnet-small vs classical fusion on the degraded inputs and restore->fuse
 #    cascades; TG-ECNet's metrics (CC, MSE, PSNR, Nabf, MS_SSIM against the clean sources, tang
 #    profile) + Qabf, VIF, SSIM.
-# Usage: [SPLIT=test] scripts/eval_tgecnet.sh [OUT_DIR] [METHODS]
+# Usage: [SPLIT=test] [WORKERS=1] scripts/eval_tgecnet.sh [OUT_DIR] [METHODS]
+# (WORKERS: `mmfuse bench --workers`; the ms columns of the report are only comparable at 1.)
 # (SPLIT=val builds the same benchmark on the 10 validation pairs, used to choose between
 # training variants without looking at the test pairs.)
 set -euo pipefail
@@ -35,4 +36,4 @@ print(len(test), sys.argv[2], "pairs")
 PYEOF
 fi
 [ -d "$OUT/bench" ] || $PY -m mmfuse degrade --preset demmi-rf --input-dir "$OUT/clean" --output-dir "$OUT/bench" --seed 0 --settings "$SETTINGS"
-$PY -m mmfuse bench "$OUT/bench" --methods "$METHODS" --profile tang --metrics "$METRICS" -o "$OUT/report" --workers 1
+$PY -m mmfuse bench "$OUT/bench" --methods "$METHODS" --profile tang --metrics "$METRICS" -o "$OUT/report" --workers ${WORKERS:-1}

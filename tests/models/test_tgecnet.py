@@ -20,6 +20,7 @@ from mmfuse.models.tgecnet import (
     TaskMoE,
     TGECNet,
     grow_state_dict,
+    probe_probabilities,
     setting_from_probs,
     setting_labels,
 )
@@ -167,6 +168,44 @@ def test_fusion_refine_starts_as_average_and_reports_weight() -> None:
     assert net.fusion_refine.inp.weight.grad.abs().sum() > 0
     with pytest.raises(InputError, match="fusion_refine"):
         TGECNet(**{**TINY, "stem_stride": 1}, fusion_refine=8)
+
+
+def test_fusion_condition_film_on_probe_probabilities() -> None:
+    """``fusion_condition`` (mmfuse option): the fusion head's hidden features are scaled and shifted
+    per image from the probe's probabilities of both inputs. It starts as the unconditioned head
+    (zero last layer), then the fused image depends on what the probe says, image by image; the
+    conditioning MLP is a stage-2 parameter and gets gradients."""
+    torch.manual_seed(4)
+    plain = TGECNet(**TINY, fusion_refine=8).eval()
+    net = TGECNet(**TINY, fusion_refine=8, fusion_condition=8).eval()
+    missing, unexpected = net.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("fusion_refine.cond.") for k in missing)
+    with torch.no_grad():
+        plain.fusion_refine.out[0].weight.normal_(0, 0.5)
+        net.fusion_refine.out[0].weight.copy_(plain.fusion_refine.out[0].weight)
+    ir, vis = torch.rand(2, 1, 32, 48), torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        assert torch.allclose(net(ir, vis)["fused_y"], plain(ir, vis)["fused_y"], atol=1e-6)
+        net.fusion_refine.cond[2].weight.normal_(0, 0.5)
+        before = net(ir, vis)["fused_y"]
+        _set_probe_logit(net, "defocus", 6.0)
+        after = net(ir, vis)["fused_y"]
+        plain_after = plain(ir, vis)["fused_y"]
+    assert float((after - before).abs().max()) > 1e-3
+    # the unconditioned head ignores the probe (the restoration does not change: no probe experts)
+    with torch.no_grad():
+        _set_probe_logit(plain, "defocus", -6.0)
+        assert torch.allclose(plain(ir, vis)["fused_y"], plain_after, atol=1e-6)
+    probs = probe_probabilities(torch.tensor([[0.0, 1.0, 2.0, 3.0, 0.0, 10.0, -10.0]]))
+    assert torch.allclose(probs[0, :4].sum(), torch.tensor(1.0)) and probs[0, 4] == 0.5 and probs[0, 5] > 0.99 > 0.01 > probs[0, 6]
+    assert net.is_fusion_param("fusion_refine.cond.2.weight")
+    net.train()
+    net(ir, vis)["fused_y"].square().mean().backward()
+    assert net.fusion_refine.cond[0].weight.grad.abs().sum() > 0
+    with pytest.raises(InputError, match="fusion_condition"):
+        TGECNet(**TINY, fusion_condition=8)
+    with pytest.raises(InputError, match="conditioning vector"):
+        net.fusion_refine.maps(torch.rand(1, 3, 32, 32), torch.rand(1, 8, 16, 16))
 
 
 def _set_probe_logit(net: TGECNet, name: str, value: float) -> None:

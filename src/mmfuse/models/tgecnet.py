@@ -147,6 +147,13 @@ def setting_from_probs(noise: list[float], haze: float, defocus: float, stripe: 
     return "+".join(parts) if parts else "clean"
 
 
+def probe_probabilities(logits: Tensor) -> Tensor:
+    """Probe logits ``(B, 7)`` → probabilities ``(B, 7)``: the softmax over the
+    :data:`NOISE_LEVELS` logits, then the sigmoids of the haze, defocus and stripe logits."""
+    n = len(NOISE_LEVELS)
+    return torch.cat([logits[:, :n].softmax(1), torch.sigmoid(logits[:, n:])], 1)
+
+
 class _ExpertMLP(nn.Sequential):
     """One restoration/fusion expert: per-token ``Linear(C → h) → GELU → Linear(h → C)`` (code)."""
 
@@ -287,12 +294,21 @@ class DetailRefine(nn.Module):
         blocks: residual conv blocks.
         in_maps: full-resolution single-channel maps the block sees (:meth:`maps`).
         out_maps: full-resolution maps it predicts.
+        cond_dim: length of a per-image conditioning vector (0 = none). When set, a two-layer
+            MLP (``cond_hidden`` units, last layer zero-initialised) maps it to a per-channel
+            scale and shift of the hidden features before and after the residual blocks
+            (FiLM, Perez et al., AAAI 2018): ``x ← x·(1 + γ) + β``.
+        cond_hidden: hidden units of that MLP.
 
     Shape:
-        ``img``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` → ``(B, 1, H, W)``.
+        ``img``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` → ``(B, 1, H, W)``;
+        ``cond`` ``(B, cond_dim)``.
     """
 
-    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, in_maps: int = 2, out_maps: int = 1) -> None:
+    def __init__(
+        self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, in_maps: int = 2, out_maps: int = 1,
+        cond_dim: int = 0, cond_hidden: int = 16,
+    ) -> None:
         super().__init__()
         if stride not in (2, 4) or feat_dim % (stride // 2) ** 2:
             raise InputError(f"tgecnet: detail_refine and fusion_refine need stem_stride 2 or 4 and level-1 width divisible by (stride/2)^2, got stride {stride}, width {feat_dim}")
@@ -305,11 +321,23 @@ class DetailRefine(nn.Module):
         self.out = nn.Sequential(nn.Conv2d(width, 4 * out_maps, 3, padding=1), nn.PixelShuffle(2))
         nn.init.zeros_(self.out[0].weight)
         nn.init.zeros_(self.out[0].bias)
+        self.cond: nn.Sequential | None = None
+        if cond_dim:
+            self.cond = nn.Sequential(nn.Linear(cond_dim, cond_hidden), nn.ReLU(inplace=True), nn.Linear(cond_hidden, 4 * width))
+            nn.init.zeros_(self.cond[2].weight)
+            nn.init.zeros_(self.cond[2].bias)
 
-    def maps(self, images: Tensor, feat: Tensor) -> Tensor:
-        """``(B, in_maps, H, W)`` full-resolution inputs + features → ``(B, out_maps, H, W)`` (zero at init)."""
-        x = torch.cat([self.unshuffle(images), self.feat_up(feat)], 1)
-        return self.out(self.body(F.relu(self.inp(x))))
+    def maps(self, images: Tensor, feat: Tensor, cond: Tensor | None = None) -> Tensor:
+        """``(B, in_maps, H, W)`` full-resolution inputs + features (+ ``cond (B, cond_dim)`` when
+        the block was built with ``cond_dim``) → ``(B, out_maps, H, W)`` (zero at init)."""
+        if (cond is None) != (self.cond is None):
+            raise InputError(f"tgecnet: {type(self).__name__} built with cond_dim {0 if self.cond is None else self.cond[0].in_features} got {'no' if cond is None else 'a'} conditioning vector")
+        x = F.relu(self.inp(torch.cat([self.unshuffle(images), self.feat_up(feat)], 1)))
+        if self.cond is None or cond is None:
+            return self.out(self.body(x))
+        g1, b1, g2, b2 = self.cond(cond)[:, :, None, None].chunk(4, 1)
+        x = self.body(x * (1 + g1) + b1)
+        return self.out(x * (1 + g2) + b2)
 
     def forward(self, img: Tensor, coarse: Tensor, feat: Tensor) -> Tensor:
         return coarse + self.maps(torch.cat([img, coarse], 1), feat)
@@ -331,16 +359,21 @@ class FusionRefine(DetailRefine):
     keeps the fused intensity between the sources (no halo or overshoot), the correction lets it
     leave that range where the losses ask for it.
 
+    With ``cond_dim`` (TGECNet ``fusion_condition``) the head's hidden features are also scaled and
+    shifted per image from a conditioning vector, in TG-ECNet the degradation probe's
+    probabilities for both inputs (:func:`probe_probabilities`): the same head can then weigh
+    the sources differently when, say, the visible image was blurred or very noisy.
+
     Shape:
-        ``vis``, ``ir``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)`` →
-        fused ``(B, 1, H, W)`` and weight map ``w (B, 1, H, W)``.
+        ``vis``, ``ir``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)``, optional
+        ``cond (B, cond_dim)`` → fused ``(B, 1, H, W)`` and weight map ``w (B, 1, H, W)``.
     """
 
-    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1) -> None:
-        super().__init__(feat_dim, stride, width, blocks, in_maps=3, out_maps=2)
+    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, cond_dim: int = 0, cond_hidden: int = 16) -> None:
+        super().__init__(feat_dim, stride, width, blocks, in_maps=3, out_maps=2, cond_dim=cond_dim, cond_hidden=cond_hidden)
 
-    def forward(self, vis: Tensor, ir: Tensor, coarse: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        logit, corr = self.maps(torch.cat([vis, ir, coarse], 1), feat).unbind(1)
+    def forward(self, vis: Tensor, ir: Tensor, coarse: Tensor, feat: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        logit, corr = self.maps(torch.cat([vis, ir, coarse], 1), feat, cond).unbind(1)
         w = torch.sigmoid(logit)[:, None]
         return w * vis + (1 - w) * ir + corr[:, None], w
 
@@ -714,6 +747,10 @@ class TGECNet(nn.Module):
         fusion_refine: hidden channels of a :class:`FusionRefine` head after the fusion output
             (mmfuse addition for pixel-unshuffle stems; 0 = off, the paper's layout). The fused
             image is then ``w·Î_V + (1 − w)·Î_I + c`` with per-pixel ``w`` and ``c``.
+        fusion_condition: hidden units of an MLP that conditions the :class:`FusionRefine` head on
+            the degradation probe's probabilities for both inputs (``2 × 7``, detached; FiLM of
+            its hidden features; mmfuse addition, 0 = off). Needs ``fusion_refine`` and
+            ``degradation_probe``.
         probe_experts: probe-gated restoration experts (mmfuse addition), e.g.
             ``{"defocus": 16, "stripe": 16}``: per named degradation (``haze``, ``defocus``,
             ``stripe``) a :class:`ProbeGatedExpert` of that width whose correction is weighted
@@ -804,6 +841,7 @@ class TGECNet(nn.Module):
         prompt_highpass: bool = False,
         detail_refine: int = 0,
         fusion_refine: int = 0,
+        fusion_condition: int = 0,
         probe_experts: dict[str, int] | None = None,
         probe_expert_blocks: int = 1,
         probe_expert_deconv: Sequence[str] = (),
@@ -946,7 +984,10 @@ class TGECNet(nn.Module):
         self.refinement_fusion = _blocks(num_refinement_blocks, w1, hd[0], ffn, bias, k1)
         self.output_fusion = nn.Sequential(nn.Conv2d(w1, stem_stride**2, 3, padding=1, bias=bias), nn.PixelShuffle(stem_stride))
         self.chroma = ChromaHead(w1, chroma_width, atom_dim, stem_stride) if chroma_head else None
-        self.fusion_refine = FusionRefine(w1, stem_stride, fusion_refine) if fusion_refine else None
+        if fusion_condition and not (fusion_refine and degradation_probe):
+            raise InputError("tgecnet: fusion_condition needs fusion_refine and degradation_probe")
+        cond_dim = 2 * _PROBE_OUTPUTS if fusion_condition else 0
+        self.fusion_refine = FusionRefine(w1, stem_stride, fusion_refine, cond_dim=cond_dim, cond_hidden=fusion_condition or 16) if fusion_refine else None
 
     # ------------------------------------------------------------------ parameter groups
     FUSION_PREFIXES: ClassVar[tuple[str, ...]] = (
@@ -1147,7 +1188,11 @@ class TGECNet(nn.Module):
             z = z + self.param_theta * r_v + self.param_gamma * r_i
         fused_y = z
         if self.fusion_refine is not None:
-            fused_y, out["weight_vis"] = self.fusion_refine(r_v, r_i, z, h)
+            cond = None
+            if self.fusion_refine.cond is not None:
+                probe = aux["probe"].detach().float()
+                cond = torch.cat([probe_probabilities(probe[:b]), probe_probabilities(probe[b:])], 1)
+            fused_y, out["weight_vis"] = self.fusion_refine(r_v, r_i, z, h, cond)
         for lv in self.moe_levels:
             if f"gates{lv}" in aux:
                 g = aux[f"gates{lv}"]
