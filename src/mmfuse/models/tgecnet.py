@@ -1388,10 +1388,9 @@ class TGECNet(nn.Module):
         info: dict[str, Any] = {}
         n = len(NOISE_LEVELS)
         if "probe_vis" in outputs and "probe_ir" in outputs:
-            pv, pi = outputs["probe_vis"][0].float(), outputs["probe_ir"][0].float()
-            noise = torch.softmax(pv[:n], 0).tolist()
-            sv = torch.sigmoid(pv[n:]).tolist()
-            si = torch.sigmoid(pi[n:]).tolist()
+            pv = probe_probabilities(outputs["probe_vis"][:1].float())[0].tolist()
+            pi = probe_probabilities(outputs["probe_ir"][:1].float())[0].tolist()
+            noise, sv, si = pv[:n], pv[n:], pi[n:]
             haze, defocus, stripe = sv[0], sv[1], si[2]
             if "haze_gain" in outputs and float(outputs["haze_gain"][0]) > HAZE_MIN_GAIN:
                 haze = 1.0  # the haze expert saw haze (and dehazed), even if the probe did not
@@ -1404,8 +1403,7 @@ class TGECNet(nn.Module):
             probs.update(haze=haze, defocus=defocus, stripe=stripe)
             info["probabilities"] = {k: round(float(v), 4) for k, v in probs.items()}
             info["visible"] = setting_from_probs(noise, haze, defocus, 0.0)
-            noise_ir = torch.softmax(pi[:n], 0).tolist()
-            info["infrared"] = setting_from_probs(noise_ir, si[0], si[1], stripe)
+            info["infrared"] = setting_from_probs(pi[:n], si[0], si[1], stripe)
         gates = outputs.get("gates", {})
         info["expert_weights"] = {k: [round(float(x), 4) for x in v[0].tolist()] for k, v in gates.items()}
         if self.param_theta is not None and self.param_gamma is not None:
