@@ -32,6 +32,7 @@ from mmfuse.restore import (
     stripe_noise_floor,
 )
 from mmfuse.restore.deblur import disk_psf
+from mmfuse.restore.dehaze import estimate_airlight
 
 
 def _y(img: np.ndarray) -> np.ndarray:
@@ -83,6 +84,24 @@ def _hazy(clean: np.ndarray, airlight: float = 0.8) -> np.ndarray:
     depth = np.linspace(0.3, 1.0, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
     t = np.exp(-1.5 * depth)[..., None]  # transmission 0.22 .. 0.64
     return (clean * t + airlight * (1 - t)).astype(np.float32)
+
+
+def test_airlight_includes_every_pixel_tied_at_the_cut() -> None:
+    """The airlight is the mean colour over the top 0.1 % of the dark channel; pixels tied at the
+    cut are all included (a fixed rule, independent of how a selection routine orders ties)."""
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0.2, 0.6, (40, 50, 3)).astype(np.float32)
+    dark = rng.uniform(0.0, 0.5, (40, 50)).astype(np.float32)  # top 0.1 % of 2000 pixels = 2
+    tied = [(3, 4), (10, 20), (22, 7), (39, 49), (0, 0)]
+    for k, (y, x) in enumerate(tied):
+        dark[y, x] = 0.9
+        img[y, x] = (0.7 + 0.05 * k, 0.8, 0.9 - 0.05 * k)
+    expected = np.mean([img[y, x] for y, x in tied], axis=0)
+    np.testing.assert_allclose(estimate_airlight(img, dark), expected, rtol=1e-6)
+    dark[0, 0] = 0.95  # a unique maximum and four ties for the second place
+    np.testing.assert_allclose(estimate_airlight(img, dark), expected, rtol=1e-6)
+    dark[3, 4] = 0.97  # two distinct top values: exactly those two pixels
+    np.testing.assert_allclose(estimate_airlight(img, dark), (img[0, 0] + img[3, 4]) / 2, rtol=1e-6)
 
 
 def test_dehaze_dcp_improves_synthetic_haze(data_dir):

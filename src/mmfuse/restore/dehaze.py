@@ -40,6 +40,9 @@ def estimate_airlight(img: np.ndarray, dark: np.ndarray, top: float = 0.001) -> 
 
     He et al. pick the brightest input pixel among the 0.1 % haziest (largest dark-channel)
     pixels; averaging over them instead is the usual, less noise-sensitive variant.
+    Pixels tied with the last one at the cut are all included, so that ``A`` does not depend on
+    how a selection routine orders equal values (``np.argpartition`` does not promise an order
+    and its result for ties can change between NumPy builds).
 
     Returns:
         ``(3,)`` for RGB input or ``(1,)`` for gray, float32 in ``(0, 1]``.
@@ -47,8 +50,8 @@ def estimate_airlight(img: np.ndarray, dark: np.ndarray, top: float = 0.001) -> 
     x = check_image(img, "estimate_airlight")
     flat = dark.reshape(-1)
     n = max(1, int(round(top * flat.size)))
-    idx = np.argpartition(flat, flat.size - n)[-n:]
-    pixels = x.reshape(flat.size, -1)[idx]
+    cut = np.partition(flat, flat.size - n)[flat.size - n]  # the n-th largest value
+    pixels = x.reshape(flat.size, -1)[flat >= cut]
     return np.maximum(pixels.mean(axis=0), 1e-3).astype(np.float32)
 
 
