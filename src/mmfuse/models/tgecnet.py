@@ -1190,8 +1190,8 @@ class TGECNet(nn.Module):
         if self.fusion_refine is not None:
             cond = None
             if self.fusion_refine.cond is not None:
-                probe = aux["probe"].detach().float()
-                cond = torch.cat([probe_probabilities(probe[:b]), probe_probabilities(probe[b:])], 1)
+                probs = probe_probabilities(aux["probe"].detach().float())
+                cond = torch.cat([probs[:b], probs[b:]], 1)  # (B, 14): visible, then infrared
             fused_y, out["weight_vis"] = self.fusion_refine(r_v, r_i, z, h, cond)
         for lv in self.moe_levels:
             if f"gates{lv}" in aux:
