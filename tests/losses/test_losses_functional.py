@@ -64,6 +64,14 @@ def test_gradient_loss_hand_value_and_modes() -> None:
     assert LF.gradient_loss(zero, ir_y, vis, mode="abs_sum").item() == pytest.approx(0.7, abs=1e-6)
     with pytest.raises(InputError, match="per_axis"):
         LF.gradient_loss(zero, ir_y, vis, mode="l2")  # type: ignore[arg-type]
+    # one-sided floor: only edges weaker than the stronger source count
+    assert LF.gradient_loss(zero, zero, vis, side="under").item() == pytest.approx(0.6, abs=1e-6)
+    assert LF.gradient_loss(2 * vis, zero, vis, side="under").item() == 0.0
+    assert LF.gradient_loss(2 * vis, zero, vis).item() == pytest.approx(0.6, abs=1e-6)
+    assert LF.gradient_loss(zero, ir_y, vis, mode="per_axis", side="under").item() == pytest.approx(1.2, abs=1e-6)
+    assert LF.gradient_loss(2 * vis + ir_y, ir_y, vis, mode="per_axis", side="under").item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(InputError, match="side"):
+        LF.gradient_loss(zero, zero, vis, side="over")  # type: ignore[arg-type]
     # zero padding makes the border of a flat image an edge
     assert LF.gradient_loss(zero, zero, torch.ones_like(vis), border="constant").item() > 0
 

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import kornia
 import numpy as np
 import pytest
 import torch
@@ -206,6 +207,42 @@ def test_fusion_condition_film_on_probe_probabilities() -> None:
         TGECNet(**TINY, fusion_condition=8)
     with pytest.raises(InputError, match="conditioning vector"):
         net.fusion_refine.maps(torch.rand(1, 3, 32, 32), torch.rand(1, 8, 16, 16))
+
+
+def test_fusion_detail_sigma_mixes_base_and_detail_separately() -> None:
+    """``fusion_detail_sigma`` (mmfuse option): the fusion head splits both sources into a Gaussian
+    base and a detail layer with their own weights. Its extra map starts at zero, so the head
+    equals the one-weight head (whose trained weights load into it after padding the last
+    convolution); once that map moves, the detail follows ``w_d`` while the base keeps ``w``."""
+    torch.manual_seed(5)
+    one = TGECNet(**TINY, fusion_refine=8).eval()
+    two = TGECNet(**TINY, fusion_refine=8, fusion_detail_sigma=2.0).eval()
+    with torch.no_grad():
+        one.fusion_refine.out[0].weight.normal_(0, 0.5)
+    state = {k: v.clone() for k, v in one.state_dict().items()}
+    for k in ("fusion_refine.out.0.weight", "fusion_refine.out.0.bias"):
+        state[k] = torch.cat([state[k], torch.zeros_like(state[k][:4])], 0)
+    two.load_state_dict(state)
+    ir, vis = torch.rand(2, 1, 32, 48), torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        out_one, out_two = one(ir, vis), two(ir, vis)
+        assert torch.allclose(out_two["fused_y"], out_one["fused_y"], atol=1e-5)
+        # a large positive detail logit: the detail comes from the visible image alone, the base
+        # still from the w-weighted mix
+        two.fusion_refine.out[0].bias[8:].fill_(30.0)
+        fused = two(ir, vis)["fused_y"]
+    head = two.fusion_refine
+    w = out_two["weight_vis"]
+    v, i = out_two["restored_vis"], out_two["restored_ir"]
+    blur = lambda x: kornia.filters.gaussian_blur2d(x, (13, 13), (2.0, 2.0), border_type="reflect")  # noqa: E731
+    corr = out_one["fused_y"] - (w * v + (1 - w) * i)
+    expected = w * blur(v) + (1 - w) * blur(i) + (v - blur(v)) + corr
+    assert torch.allclose(fused, expected, atol=1e-4)
+    assert head.detail_sigma == 2.0 and head.out[0].out_channels == 12
+    with pytest.raises(InputError, match="fusion_detail_sigma needs fusion_refine"):
+        TGECNet(**TINY, fusion_detail_sigma=2.0)
+    with pytest.raises(InputError, match="fusion_detail_sigma must be"):
+        TGECNet(**TINY, fusion_refine=8, fusion_detail_sigma=-1.0)
 
 
 def _set_probe_logit(net: TGECNet, name: str, value: float) -> None:
@@ -445,10 +482,10 @@ def test_haze_expert_inverts_the_scattering_model() -> None:
 
 @pytest.mark.parametrize(
     ("stage", "term"),
-    [("fusion", "fuse_ssim"), ("fusion", "fuse_ssim_tang"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("restore", "mse")],
+    [("fusion", "fuse_ssim"), ("fusion", "fuse_ssim_tang"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("fusion", "fuse_grad_floor"), ("restore", "mse")],
 )
 def test_optional_loss_terms(stage: str, term: str) -> None:
-    """``fuse_ssim(_tang)``, ``fuse_mean``, ``fuse_cc`` and ``mse`` (mmfuse options) are absent at their default weight
+    """``fuse_ssim(_tang)``, ``fuse_mean``, ``fuse_cc``, ``fuse_grad_floor`` and ``mse`` (mmfuse options) are absent at their default weight
     0 and add a finite, differentiable term when switched on."""
     torch.manual_seed(2)
     net = TGECNet(**TINY).train()

@@ -149,8 +149,15 @@ def gradient_loss(
     mode: Literal["abs_sum", "magnitude", "per_axis"] = "abs_sum",
     border: BorderType = "replicate",
     reduction: Reduction = "mean",
+    side: Literal["both", "under"] = "both",
 ) -> torch.Tensor:
     """``mean | G(Y_F) - max(G(Y_V), G(Y_I)) |`` with the Sobel gradient strength ``G``.
+
+    With ``side="under"`` only edges the fused image renders *weaker* than the stronger source
+    count, ``mean max(0, max(G(Y_V), G(Y_I)) - G(Y_F))``: a floor that keeps every source edge
+    without penalising stronger fused edges (the fusion-artefact measure N_abf of Tang et al.'s
+    toolbox counts exactly the pixels where a source edge is stronger than the fused one, see
+    :func:`mmfuse.metrics.Nabf`).
 
     Args:
         fused: ``(B, 1|3, H, W)``.
@@ -163,18 +170,22 @@ def gradient_loss(
             maps).
         border: Sobel border handling (``"constant"`` = the papers' zero padding).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        side: ``"both"`` (the papers' L1) or ``"under"`` (one-sided floor, see above).
     """
     if mode not in ("abs_sum", "magnitude", "per_axis"):
         raise InputError(f"gradient_loss: mode {mode!r} is unknown; valid: 'abs_sum', 'magnitude', 'per_axis'")
+    if side not in ("both", "under"):
+        raise InputError(f"gradient_loss: side {side!r} is unknown; valid: 'both', 'under'")
+    gap = torch.abs if side == "both" else (lambda d: torch.relu(-d))
     yf, yi, yv = _fusion_triplet(fused, ir, vis, "gradient_loss")
     if mode == "per_axis":
         (fx, fy), (vx, vy), (ix, iy) = (sobel_gradients(t, border) for t in (yf, yv, yi))
-        per_x = (fx.abs() - torch.maximum(vx.abs(), ix.abs())).abs()
-        per_y = (fy.abs() - torch.maximum(vy.abs(), iy.abs())).abs()
+        per_x = gap(fx.abs() - torch.maximum(vx.abs(), ix.abs()))
+        per_y = gap(fy.abs() - torch.maximum(vy.abs(), iy.abs()))
         return _reduce(per_x + per_y, reduction)
     gf = gradient_magnitude(yf, mode, border)
     target = torch.maximum(gradient_magnitude(yv, mode, border), gradient_magnitude(yi, mode, border))
-    return _reduce((gf - target).abs(), reduction)
+    return _reduce(gap(gf - target), reduction)
 
 
 _TCMOA_KX = ((-0.2, 0.0, 0.2), (-1.0, 0.0, 1.0), (-0.2, 0.0, 0.2))

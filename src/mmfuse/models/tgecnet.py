@@ -60,13 +60,14 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
+import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfuse.errors import InputError, ShapeError
-from mmfuse.losses.functional import correlation_loss, fusion_ssim_loss
+from mmfuse.losses.functional import correlation_loss, fusion_ssim_loss, gradient_loss
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
 from mmfuse.nn.deconv import disk_wiener
@@ -364,18 +365,44 @@ class FusionRefine(DetailRefine):
     probabilities for both inputs (:func:`probe_probabilities`): the same head can then weigh
     the sources differently when, say, the visible image was blurred or very noisy.
 
+    With ``detail_sigma`` > 0 (TGECNet ``fusion_detail_sigma``) the sources are split into a base
+    ``X_b = G_σ * X`` (Gaussian blur) and a detail layer ``X_d = X − X_b``, each mixed with its own
+    weight, as in two-scale and pyramid fusion (e.g. Li et al.'s GFF, IEEE TIP 2013):
+
+    ``F = w·V_b + (1 − w)·I_b + w_d·V_d + (1 − w_d)·I_d + c``,  ``w_d = sigmoid(l + l_d)``,
+
+    so the intensity mix (what the correlation and error metrics against both sources see) and the
+    choice of fine structure (what the edge metrics see) need not be the same. ``l_d`` is a third
+    zero-initialised map: the head starts as the one-weight head.
+
     Shape:
         ``vis``, ``ir``, ``coarse`` ``(B, 1, H, W)``, ``feat (B, feat_dim, H/s, W/s)``, optional
         ``cond (B, cond_dim)`` → fused ``(B, 1, H, W)`` and weight map ``w (B, 1, H, W)``.
     """
 
-    def __init__(self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, cond_dim: int = 0, cond_hidden: int = 16) -> None:
-        super().__init__(feat_dim, stride, width, blocks, in_maps=3, out_maps=2, cond_dim=cond_dim, cond_hidden=cond_hidden)
+    def __init__(
+        self, feat_dim: int, stride: int, width: int = 16, blocks: int = 1, cond_dim: int = 0, cond_hidden: int = 16,
+        detail_sigma: float = 0.0,
+    ) -> None:
+        if detail_sigma < 0:
+            raise InputError(f"tgecnet: fusion_detail_sigma must be >= 0, got {detail_sigma}")
+        super().__init__(
+            feat_dim, stride, width, blocks, in_maps=3, out_maps=3 if detail_sigma else 2, cond_dim=cond_dim, cond_hidden=cond_hidden
+        )
+        self.detail_sigma = float(detail_sigma)
 
     def forward(self, vis: Tensor, ir: Tensor, coarse: Tensor, feat: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        logit, corr = self.maps(torch.cat([vis, ir, coarse], 1), feat, cond).unbind(1)
-        w = torch.sigmoid(logit)[:, None]
-        return w * vis + (1 - w) * ir + corr[:, None], w
+        maps = self.maps(torch.cat([vis, ir, coarse], 1), feat, cond)
+        logit, corr = maps[:, 0:1], maps[:, 1:2]
+        w = torch.sigmoid(logit)
+        if not self.detail_sigma:
+            return w * vis + (1 - w) * ir + corr, w
+        w_d = torch.sigmoid(logit + maps[:, 2:3])
+        radius = max(1, math.ceil(3 * self.detail_sigma))
+        vis_b, ir_b = kornia.filters.gaussian_blur2d(
+            torch.cat([vis, ir], 0), (2 * radius + 1, 2 * radius + 1), (self.detail_sigma, self.detail_sigma), border_type="reflect"
+        ).chunk(2, 0)
+        return w * vis_b + (1 - w) * ir_b + w_d * (vis - vis_b) + (1 - w_d) * (ir - ir_b) + corr, w
 
 
 class ProbeGatedExpert(nn.Module):
@@ -751,6 +778,9 @@ class TGECNet(nn.Module):
             the degradation probe's probabilities for both inputs (``2 × 7``, detached; FiLM of
             its hidden features; mmfuse addition, 0 = off). Needs ``fusion_refine`` and
             ``degradation_probe``.
+        fusion_detail_sigma: with ``fusion_refine``, split both sources at this Gaussian scale
+            (pixels) into base and detail layers mixed with separate weights (mmfuse addition,
+            0 = off, one weight for both; :class:`FusionRefine`).
         probe_experts: probe-gated restoration experts (mmfuse addition), e.g.
             ``{"defocus": 16, "stripe": 16}``: per named degradation (``haze``, ``defocus``,
             ``stripe``) a :class:`ProbeGatedExpert` of that width whose correction is weighted
@@ -795,6 +825,7 @@ class TGECNet(nn.Module):
         "fuse_ssim_tang": 0.0,
         "fuse_mean": 0.0,
         "fuse_cc": 0.0,
+        "fuse_grad_floor": 0.0,
         "chroma": 1.0,
     }
     STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
@@ -842,6 +873,7 @@ class TGECNet(nn.Module):
         detail_refine: int = 0,
         fusion_refine: int = 0,
         fusion_condition: int = 0,
+        fusion_detail_sigma: float = 0.0,
         probe_experts: dict[str, int] | None = None,
         probe_expert_blocks: int = 1,
         probe_expert_deconv: Sequence[str] = (),
@@ -987,7 +1019,13 @@ class TGECNet(nn.Module):
         if fusion_condition and not (fusion_refine and degradation_probe):
             raise InputError("tgecnet: fusion_condition needs fusion_refine and degradation_probe")
         cond_dim = 2 * _PROBE_OUTPUTS if fusion_condition else 0
-        self.fusion_refine = FusionRefine(w1, stem_stride, fusion_refine, cond_dim=cond_dim, cond_hidden=fusion_condition or 16) if fusion_refine else None
+        if fusion_detail_sigma and not fusion_refine:
+            raise InputError("tgecnet: fusion_detail_sigma needs fusion_refine")
+        self.fusion_refine = (
+            FusionRefine(w1, stem_stride, fusion_refine, cond_dim=cond_dim, cond_hidden=fusion_condition or 16, detail_sigma=fusion_detail_sigma)
+            if fusion_refine
+            else None
+        )
 
     # ------------------------------------------------------------------ parameter groups
     FUSION_PREFIXES: ClassVar[tuple[str, ...]] = (
@@ -1282,7 +1320,9 @@ class TGECNet(nn.Module):
         ``fuse_mean·|F − (V_c + I_c)/2|``, an mmfuse option off by default: an intensity target
         at the mean of the sources instead of their maximum; + ``fuse_cc·[1 − (CC(F, V_c) +
         CC(F, I_c))/2]``, an mmfuse option off by default, the correlation the fusion metric ``CC``
-        measures). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
+        measures; + ``fuse_grad_floor·mean max(0, max(∇V_c, ∇I_c) − ∇F)``, an mmfuse option off
+        by default: the one-sided part of ``L_grad``, source edges the fused image weakens, which
+        is what the artefact measure N_abf counts). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
             batch: ``ir``, ``vis``, ``ir_clean``, ``vis_clean`` (``vis*`` RGB or Y), optional
@@ -1343,6 +1383,7 @@ class TGECNet(nn.Module):
                 "fuse_ssim_tang": lambda: fusion_ssim_loss(f, ir_c, vis_c, data_range=1 / 255),
                 "fuse_mean": lambda: F.l1_loss(f, 0.5 * (vis_c + ir_c)),
                 "fuse_cc": lambda: correlation_loss(f, ir_c, vis_c),
+                "fuse_grad_floor": lambda: gradient_loss(f, ir_c, vis_c, side="under"),
             }
             for name, term in optional.items():
                 if w[name]:
