@@ -398,7 +398,7 @@ class FusionRefine(DetailRefine):
         if not self.detail_sigma:
             return w * vis + (1 - w) * ir + corr, w
         w_d = torch.sigmoid(logit + maps[:, 2:3])
-        radius = max(1, math.ceil(3 * self.detail_sigma))
+        radius = max(1, min(math.ceil(3 * self.detail_sigma), min(vis.shape[-2:]) - 1))  # reflect padding needs radius < size
         vis_b, ir_b = kornia.filters.gaussian_blur2d(
             torch.cat([vis, ir], 0), (2 * radius + 1, 2 * radius + 1), (self.detail_sigma, self.detail_sigma), border_type="reflect"
         ).chunk(2, 0)
