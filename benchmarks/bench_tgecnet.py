@@ -15,7 +15,7 @@ worst case); the result says which experts ran.
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5] [--experts auto|on|off]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5] [--experts auto|on|off] [--memory-format auto|contiguous|channels_last]
 
 Results and the machine load at the time go in docs/models/tgecnet.md.
 """
@@ -38,7 +38,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_one(size: str, threads: int, repeat: int, height: int, width: int, experts: str = "auto") -> dict:
+def run_one(size: str, threads: int, repeat: int, height: int, width: int, experts: str = "auto", memory_format: str = "auto") -> dict:
     import numpy as np
     import torch
     import yaml
@@ -59,6 +59,10 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
     else:
         method = TorchFusionMethod(TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}))
     net = method.network
+    if memory_format != "auto":  # auto: the layout TorchFusionMethod chose (channels-last for TG-ECNet)
+        fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+        method.network = net = net.to(memory_format=fmt)
+    layout = "channels_last" if net.output_fusion[0].weight.is_contiguous(memory_format=torch.channels_last) else "contiguous"
     if experts != "auto":
         with torch.no_grad():
             for e in net.probe_experts.values():
@@ -103,6 +107,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         "model": f"tgecnet-{size}",
         "size": f"{width}x{height}",
         "threads": threads,
+        "memory_format": layout,
         "ms_median": round(statistics.median(times), 1),
         "ms_min": round(min(times), 1),
         "gmac": round(counter.get_total_flops() / 2e9, 3),
@@ -125,19 +130,22 @@ def main() -> int:
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--experts", choices=("auto", "on", "off"), default="auto", help="on / off: run every / no probe-gated expert (worst / common case)")
+    ap.add_argument("--memory-format", choices=("auto", "contiguous", "channels_last"), default="auto",
+                    help="weight layout (auto: what mmfuse uses, channels-last for TG-ECNet on the CPU)")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width, args.experts)))
+        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width, args.experts, args.memory_format)))
         return 0
     results = []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(args.threads)}
     for size in args.models.split(","):
         cmd = [sys.executable, __file__, "--one", size, "--threads", str(args.threads), "--repeat", str(args.repeat),
-               "--height", str(args.height), "--width", str(args.width), "--experts", args.experts]
+               "--height", str(args.height), "--width", str(args.width), "--experts", args.experts,
+               "--memory-format", args.memory_format]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(res)
-        print(f"{res['model']:15s} {res['size']} threads={res['threads']}: {res['ms_median']:.0f} ms/pair (min {res['ms_min']:.0f}), "
+        print(f"{res['model']:15s} {res['size']} threads={res['threads']} {res['memory_format']}: {res['ms_median']:.0f} ms/pair (min {res['ms_min']:.0f}), "
               f"{res['gmac']:.2f} GMAC, {res['params'] / 1e6:.2f} M params, peak RSS {res['peak_rss_mb']:.0f} MB "
               f"(+{res['rss_growth_mb']:.0f} MB), load {res['loadavg'][0]:.1f}")
         if res["experts_run"]:

@@ -526,6 +526,28 @@ def test_forward_any_size_through_fusion_method() -> None:
     assert info["degradation"] in {"clean"} | {n for n in _all_setting_names()}
 
 
+def test_fusion_method_keeps_weights_channels_last_with_the_same_result() -> None:
+    """TorchFusionMethod stores TG-ECNet's 4-D weights channels-last on the CPU (faster small-channel
+    convolutions in oneDNN); the fused image equals the one of the contiguous layout to float rounding."""
+    torch.manual_seed(0)
+    net = TGECNet(**TINY, fusion_refine=8)
+    ref_net = TGECNet(**TINY, fusion_refine=8)
+    ref_net.load_state_dict(net.state_dict())
+    ref_net.eval()
+    method = TorchFusionMethod(net)
+    convs = [m.weight for m in method.network.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    rng = np.random.default_rng(1)
+    ir, vis = rng.random((40, 52), dtype=np.float32), rng.random((40, 52, 3), dtype=np.float32)
+    with torch.inference_mode():
+        ref = ref_net(torch.from_numpy(np.pad(ir, ((0, 8), (0, 12))))[None, None],
+                      torch.from_numpy(np.pad(vis, ((0, 8), (0, 12), (0, 0))).transpose(2, 0, 1).copy())[None])["fused"]
+        again = method.network(torch.from_numpy(np.pad(ir, ((0, 8), (0, 12))))[None, None],
+                               torch.from_numpy(np.pad(vis, ((0, 8), (0, 12), (0, 0))).transpose(2, 0, 1).copy())[None])["fused"]
+    assert not ref_net.output_fusion[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(ref, again, atol=1e-5)
+
+
 def test_wrong_size_is_a_shape_error() -> None:
     net = TGECNet(**TINY)
     with pytest.raises(Exception, match="multiples of 16"):

@@ -926,6 +926,10 @@ class TGECNet(nn.Module):
         self.size_multiple = 8 * stem_stride
         self.vis_mode = "rgb" if chroma_head else "y"
         self.output_mode = "rgb" if chroma_head else "y"
+        # TorchFusionMethod keeps the weights in channels-last layout for CPU inference: oneDNN runs
+        # the many small-channel 3x3 convolutions faster that way (benchmarks/bench_tgecnet.py
+        # --memory-format; docs/models/tgecnet.md, "Speed and memory"); outputs agree to ~1e-6.
+        self.channels_last_inference = True
         self.moe_levels = tuple(sorted(set(moe_levels)))
         pl = set(prompt_levels) if decoder_prompts else set()
         if not pl <= {1, 2, 3}:
