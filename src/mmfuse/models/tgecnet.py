@@ -57,7 +57,9 @@ visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
 import kornia
@@ -545,10 +547,18 @@ class ProbeGatedExpert(nn.Module):
     @staticmethod
     def _profiles_and_floors(img: Tensor, floors: bool) -> tuple[Tensor, Tensor | None]:
         x = img.detach().float().clamp(0, 1).cpu().numpy()
-        if floors:
-            stats = [stripe_profile(x[i, 0], return_floor=True) for i in range(x.shape[0])]
+
+        def one(i: int) -> tuple[np.ndarray, float]:
+            return stripe_profile(x[i, 0], return_floor=True) if floors else (stripe_profile(x[i, 0]), 0.0)  # type: ignore[return-value]
+
+        # NumPy's medians release the GIL: one thread per image halves this step for a pair
+        # (infrared + visible, ~40 -> ~23 ms at 640x480), and the network is idle meanwhile
+        workers = min(x.shape[0], os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                stats = list(pool.map(one, range(x.shape[0])))
         else:
-            stats = [(stripe_profile(x[i, 0]), 0.0) for i in range(x.shape[0])]
+            stats = [one(i) for i in range(x.shape[0])]
         profiles = torch.from_numpy(np.stack([p for p, _ in stats])).to(img.dtype).to(img.device)[:, None, None, :]
         return profiles, profiles.new_tensor([f for _, f in stats]) if floors else None
 
@@ -556,6 +566,10 @@ class ProbeGatedExpert(nn.Module):
     def blur_radii(coarse: Tensor) -> list[float]:
         """Estimated disk radius (pixels) of each ``(B, 1, H, W)`` image (not differentiable)."""
         x = coarse.detach().float().clamp(0, 1).cpu().numpy()
+        workers = min(x.shape[0], os.cpu_count() or 1)
+        if workers > 1:  # NumPy's FFTs release the GIL: one thread per image
+            with ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(lambda i: estimate_defocus_radius(x[i, 0]), range(x.shape[0])))
         return [estimate_defocus_radius(x[i, 0]) for i in range(x.shape[0])]
 
     def maps(self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None, profiles: Tensor | None = None) -> Tensor:
