@@ -44,7 +44,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
     import yaml
     from torch.utils.flop_counter import FlopCounterMode
 
-    from mmfuse.models.base import TorchFusionMethod
+    from mmfuse.models.base import TorchFusionMethod, set_memory_format
     from mmfuse.models.tgecnet import HAZE_MIN_GAIN, TGECNet
 
     torch.set_num_threads(threads)
@@ -60,8 +60,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         method = TorchFusionMethod(TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}))
     net = method.network
     if memory_format != "auto":  # auto: the layout TorchFusionMethod chose (channels-last for TG-ECNet)
-        fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
-        method.network = net = net.to(memory_format=fmt)
+        set_memory_format(net, torch.channels_last if memory_format == "channels_last" else torch.contiguous_format)
     layout = "channels_last" if net.output_fusion[0].weight.is_contiguous(memory_format=torch.channels_last) else "contiguous"
     if experts != "auto":
         with torch.no_grad():

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FusionMethod",
     "TorchFusionMethod",
+    "set_memory_format",
     "prepare_pair",
     "as_float_image",
     "load_weights_file",
@@ -252,6 +253,21 @@ def load_state_checked(net: torch.nn.Module, state: dict[str, torch.Tensor], wha
 # --------------------------------------------------------------------------- trained networks
 
 
+def set_memory_format(network: torch.nn.Module, memory_format: torch.memory_format) -> torch.nn.Module:
+    """Store every 4-D parameter and buffer of ``network`` in ``memory_format`` (in place).
+
+    ``Module.to(memory_format=torch.channels_last)`` refuses networks that also hold 5-D tensors
+    (e.g. TG-ECNet's decoder prompts); this converts the 4-D ones (convolution weights) only.
+    """
+    import torch
+
+    with torch.no_grad():
+        for t in (*network.parameters(), *network.buffers()):
+            if t.dim() == 4:
+                t.data = t.data.contiguous(memory_format=memory_format)
+    return network
+
+
 class TorchFusionMethod(FusionMethod):
     """A trained fusion network used as a :class:`FusionMethod`.
 
@@ -271,10 +287,7 @@ class TorchFusionMethod(FusionMethod):
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
         if getattr(network, "channels_last_inference", False) and self.device.type == "cpu":
-            with torch.no_grad():  # Module.to(memory_format=...) refuses 5-D tensors: convert the 4-D ones
-                for t in (*self.network.parameters(), *self.network.buffers()):
-                    if t.dim() == 4:
-                        t.data = t.data.contiguous(memory_format=torch.channels_last)
+            set_memory_format(self.network, torch.channels_last)
         self.meta = dict(meta or {})
         self.size_multiple = int(getattr(network, "size_multiple", 1))
         self.vis_mode = getattr(network, "vis_mode", "y")
