@@ -11,11 +11,12 @@ The probe-gated experts of the small model run only on images whose probe sees t
 (``--experts auto``; on the random pair the probe sees defocus in both images), and the haze
 expert only on a visible image whose contrast gain it puts above 1.05; ``--experts off`` closes every gate
 (a pair without defocus, stripes or haze), ``--experts on`` opens them all for both images (the
-worst case); the result says which experts ran.
+worst case); the result says which experts ran. ``--self-ensemble N`` times ``fuse`` with N mirrored
+copies averaged (the shipped ``tgecnet-small`` method uses 4); MACs are always those of one pass.
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5] [--experts auto|on|off] [--memory-format auto|contiguous|channels_last]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tgecnet.py [--models small,paper] [--threads 1] [--repeat 5] [--experts auto|on|off] [--memory-format auto|contiguous|channels_last] [--self-ensemble 1|2|4]
 
 Results and the machine load at the time go in docs/models/tgecnet.md.
 """
@@ -38,7 +39,9 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_one(size: str, threads: int, repeat: int, height: int, width: int, experts: str = "auto", memory_format: str = "auto") -> dict:
+def run_one(
+    size: str, threads: int, repeat: int, height: int, width: int, experts: str = "auto", memory_format: str = "auto", self_ensemble: int = 1
+) -> dict:
     import numpy as np
     import torch
     import yaml
@@ -55,9 +58,9 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
     cfg = yaml.safe_load((ROOT / "configs" / f"tgecnet-{size}.yaml").read_text())
     weights = ROOT / "src" / "mmfuse" / "weights" / f"tgecnet-{size}.safetensors"
     if weights.is_file():
-        method = TorchFusionMethod.from_file(weights)
+        method = TorchFusionMethod.from_file(weights, self_ensemble=self_ensemble)
     else:
-        method = TorchFusionMethod(TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}))
+        method = TorchFusionMethod(TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}), self_ensemble=self_ensemble)
     net = method.network
     if memory_format != "auto":  # auto: the layout TorchFusionMethod chose (channels-last for TG-ECNet)
         set_memory_format(net, torch.channels_last if memory_format == "channels_last" else torch.contiguous_format)
@@ -107,6 +110,7 @@ def run_one(size: str, threads: int, repeat: int, height: int, width: int, exper
         "size": f"{width}x{height}",
         "threads": threads,
         "memory_format": layout,
+        "self_ensemble": self_ensemble,
         "ms_median": round(statistics.median(times), 1),
         "ms_min": round(min(times), 1),
         "gmac": round(counter.get_total_flops() / 2e9, 3),
@@ -131,20 +135,21 @@ def main() -> int:
     ap.add_argument("--experts", choices=("auto", "on", "off"), default="auto", help="on / off: run every / no probe-gated expert (worst / common case)")
     ap.add_argument("--memory-format", choices=("auto", "contiguous", "channels_last"), default="auto",
                     help="weight layout (auto: what mmfuse uses, channels-last for TG-ECNet on the CPU)")
+    ap.add_argument("--self-ensemble", type=int, choices=(1, 2, 4), default=1, help="mirrored copies averaged per fuse call")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width, args.experts, args.memory_format)))
+        print(json.dumps(run_one(args.one, args.threads, args.repeat, args.height, args.width, args.experts, args.memory_format, args.self_ensemble)))
         return 0
     results = []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(args.threads)}
     for size in args.models.split(","):
         cmd = [sys.executable, __file__, "--one", size, "--threads", str(args.threads), "--repeat", str(args.repeat),
                "--height", str(args.height), "--width", str(args.width), "--experts", args.experts,
-               "--memory-format", args.memory_format]
+               "--memory-format", args.memory_format, "--self-ensemble", str(args.self_ensemble)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(res)
-        print(f"{res['model']:15s} {res['size']} threads={res['threads']} {res['memory_format']}: {res['ms_median']:.0f} ms/pair (min {res['ms_min']:.0f}), "
+        print(f"{res['model']:15s} {res['size']} threads={res['threads']} {res['memory_format']} x{res['self_ensemble']}: {res['ms_median']:.0f} ms/pair (min {res['ms_min']:.0f}), "
               f"{res['gmac']:.2f} GMAC, {res['params'] / 1e6:.2f} M params, peak RSS {res['peak_rss_mb']:.0f} MB "
               f"(+{res['rss_growth_mb']:.0f} MB), load {res['loadavg'][0]:.1f}")
         if res["experts_run"]:

@@ -8,7 +8,7 @@ test pairs. Each variant is scored exactly as `mmfuse bench` does (the fused ima
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python scripts/score_tgecnet_variants.py runs/tgecnet-val A.safetensors [B.safetensors ...]
+    PYTHONPATH=src .venv/bin/python scripts/score_tgecnet_variants.py runs/tgecnet-val A.safetensors [B.safetensors ...] [--self-ensemble 4]
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from mmfuse.metrics import evaluate  # noqa: E402
 from mmfuse.models.base import TorchFusionMethod  # noqa: E402
 
 
-def score(weights: Path, bench: Path) -> dict[str, dict[str, float]]:
-    method = TorchFusionMethod.from_file(weights)
+def score(weights: Path, bench: Path, self_ensemble: int = 1) -> dict[str, dict[str, float]]:
+    method = TorchFusionMethod.from_file(weights, self_ensemble=self_ensemble)
     out = {}
     for s in SETTING_ORDER:
         vals = defaultdict(list)
@@ -49,14 +49,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="folder with bench/ and report/ (scripts/eval_tgecnet.sh)")
     ap.add_argument("weights", type=Path, nargs="+")
+    ap.add_argument("--self-ensemble", type=int, default=1, help="mirrored copies averaged (1, 2 or 4)")
     args = ap.parse_args()
     recs = load_records(args.out / "report")
     base = {s: {m: {k: float(np.mean([r["metrics"][k] for r in rows])) for k in METRICS} for m, rows in by_m.items()} for s, by_m in recs.items()}
     results = {}
     for w in args.weights:
-        sc = score(w, args.out / "bench")
+        sc = score(w, args.out / "bench", args.self_ensemble)
         results[str(w)] = sc
-        print(f"\n== {w}")
+        print(f"\n== {w}" + (f" (self-ensemble {args.self_ensemble})" if args.self_ensemble > 1 else ""))
         total_fail = 0
         for s in SETTING_ORDER:
             wins = {m: sum(better(sc[s][k], base[s][m][k], k) for k in METRICS) for m in sorted(base.get(s, {}))}

@@ -72,6 +72,12 @@ def fuse(
     method: str = typer.Option("default", "--method", "-m", help="Fusion method (see `mmfuse methods`)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file for a learned method."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
+    self_ensemble: Optional[int] = typer.Option(
+        None,
+        "--self-ensemble",
+        help="Learned methods: average over 1, 2 or 4 mirrored copies of the pair (default: the method's own; 1 is fastest).",
+        show_default=False,
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     gray: bool = typer.Option(False, "--gray", help="Save the fused luminance only."),
     resize: bool = typer.Option(False, "--resize", help="Resize infrared to the visible size if they differ."),
@@ -102,7 +108,7 @@ def fuse(
             if not p.exists():
                 raise InputError(f"{p}: {what} image not found")
         check_writable(output, overwrite=overwrite)
-    fuser = load(method, weights=weights, device=device)
+    fuser = load(method, weights=weights, device=device, self_ensemble=self_ensemble)
 
     if not batch:
         info = fuse_file(ir, vis, output, fuser, overwrite=overwrite, resize=resize, gray=gray, bits=bits)

@@ -186,3 +186,17 @@ def test_batch_skips_bad_pairs(cli, ivif_dir, tmp_path):
     res3 = cli("fuse", "--input-dir", src, "--output-dir", out, "--method", "max", "--overwrite")
     assert res3.returncode == 1  # only the corrupt pair fails now
     assert {p.name: p.read_bytes() for p in out.iterdir()} != before
+
+
+def test_fuse_self_ensemble_option(cli, ivif_dir, tmp_path):
+    ir, vi = _files(ivif_dir)
+    res = cli("fuse", ir, vi, "-o", tmp_path / "a.png", "--method", "moefusion-small", "--self-ensemble", "2", "--report")
+    assert res.returncode == 0, res.stderr
+    assert "self_ensemble: 2" in res.stdout
+    one = cli("fuse", ir, vi, "-o", tmp_path / "b.png", "--method", "moefusion-small", "--self-ensemble", "1", "--report")
+    assert one.returncode == 0, one.stderr
+    assert "self_ensemble:" not in one.stdout
+    assert not np.array_equal(read_raw(tmp_path / "a.png"), read_raw(tmp_path / "b.png"))
+    _assert_one_line_error(cli("fuse", ir, vi, "-o", tmp_path / "c.png", "--method", "gff", "--self-ensemble", "2"), "no self-ensemble")
+    _assert_one_line_error(cli("fuse", ir, vi, "-o", tmp_path / "c.png", "--method", "moefusion-small", "--self-ensemble", "3"), "must be one of")
+    assert not (tmp_path / "c.png").exists()

@@ -268,6 +268,14 @@ def set_memory_format(network: torch.nn.Module, memory_format: torch.memory_form
     return network
 
 
+SELF_ENSEMBLE_FLIPS: dict[int, tuple[tuple[int, ...], ...]] = {
+    1: ((),),
+    2: ((), (-1,)),
+    4: ((), (-1,), (-2,), (-2, -1)),
+}
+"""Tensor dimensions mirrored for each copy of a self-ensemble of 1, 2 or 4 (``()``: as is)."""
+
+
 class TorchFusionMethod(FusionMethod):
     """A trained fusion network used as a :class:`FusionMethod`.
 
@@ -277,13 +285,25 @@ class TorchFusionMethod(FusionMethod):
     optionally ``describe(outputs) -> dict`` for :meth:`fuse` 's ``return_info`` and
     ``channels_last_inference = True`` (weights kept in channels-last layout on the CPU, for
     networks that measured faster so; the results agree to float rounding).
+
+    ``self_ensemble`` (1, 2 or 4) averages the network's outputs over mirrored copies of the
+    pair, each mirrored back before averaging ("geometric self-ensemble", Lim et al., EDSR,
+    CVPRW 2017, there over 8 flips and transposes): 2 adds the left-right mirror, 4 also the
+    up-down and the double mirror. Transposes are not used: they would turn infrared column
+    stripes into row stripes. It costs that many forward passes; the info dict (``describe``)
+    is that of the unmirrored pass.
     """
 
     kind = "learned"
 
-    def __init__(self, network: torch.nn.Module, *, device: str = "cpu", meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, network: torch.nn.Module, *, device: str = "cpu", meta: dict[str, Any] | None = None, self_ensemble: int = 1
+    ) -> None:
         import torch
 
+        if self_ensemble not in SELF_ENSEMBLE_FLIPS:
+            raise InputError(f"self-ensemble must be one of {sorted(SELF_ENSEMBLE_FLIPS)} (mirrored copies averaged), not {self_ensemble!r}")
+        self.self_ensemble = int(self_ensemble)
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
         if getattr(network, "channels_last_inference", False) and self.device.type == "cpu":
@@ -295,7 +315,9 @@ class TorchFusionMethod(FusionMethod):
         self.name = self.meta.get("method") or getattr(network, "arch_name", type(network).__name__)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, *, expected_arch: str | None = None, device: str = "cpu") -> TorchFusionMethod:
+    def from_file(
+        cls, path: str | os.PathLike, *, expected_arch: str | None = None, device: str = "cpu", self_ensemble: int = 1
+    ) -> TorchFusionMethod:
         """Build the network named in a weights file's metadata and load its weights (strict)."""
         from mmfuse.models.registry import get_arch
 
@@ -307,7 +329,7 @@ class TorchFusionMethod(FusionMethod):
             raise InputError(f"{path}: weights are for architecture {arch!r}, not {expected_arch!r}")
         net = get_arch(arch)(**meta.get("arch_kwargs", {}))
         load_state_checked(net, state, f"{path}: weights do not fit architecture {arch!r}")
-        return cls(net, device=device, meta=meta)
+        return cls(net, device=device, meta=meta, self_ensemble=self_ensemble)
 
     def _run(self, ir: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         import torch
@@ -317,10 +339,16 @@ class TorchFusionMethod(FusionMethod):
             t_vis = torch.from_numpy(np.ascontiguousarray(vis))[None, None]
         else:
             t_vis = torch.from_numpy(np.ascontiguousarray(vis.transpose(2, 0, 1)))[None]
+        t_vis = t_vis.to(self.device)
         with torch.inference_mode():
-            outputs = self.network(t_ir, t_vis.to(self.device))
-            fused = outputs["fused"][0].float().clamp(0, 1).cpu().numpy()
+            outputs = self.network(t_ir, t_vis)
             info = self.network.describe(outputs) if hasattr(self.network, "describe") else {}
+            total = outputs["fused"].float()
+            for dims in SELF_ENSEMBLE_FLIPS[self.self_ensemble][1:]:
+                total = total + self.network(t_ir.flip(dims), t_vis.flip(dims))["fused"].float().flip(dims)
+            fused = (total[0] / self.self_ensemble).clamp(0, 1).cpu().numpy()
+        if self.self_ensemble > 1:
+            info["self_ensemble"] = self.self_ensemble
         fused = fused[0] if fused.shape[0] == 1 else fused.transpose(1, 2, 0)
         return fused, info
 

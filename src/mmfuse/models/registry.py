@@ -62,6 +62,7 @@ class MethodSpec:
         paper: short citation.
         weights: file name of the bundled weights in ``mmfuse/weights/`` (learned methods).
         arch: architecture name (learned methods).
+        self_ensemble: learned methods: mirrored copies averaged at inference by default (1: off).
     """
 
     name: str
@@ -71,6 +72,7 @@ class MethodSpec:
     paper: str | None = None
     weights: str | None = None
     arch: str | None = None
+    self_ensemble: int = 1
 
     @property
     def has_bundled_weights(self) -> bool:
@@ -90,13 +92,14 @@ def register_method(
     paper: str | None = None,
     weights: str | None = None,
     arch: str | None = None,
+    self_ensemble: int = 1,
 ) -> Callable[[Factory], Factory]:
     """Decorator registering ``factory(weights=None, device="cpu") -> FusionMethod`` as ``name``."""
 
     def deco(factory: Factory) -> Factory:
         if name in _METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        _METHODS[name] = MethodSpec(name, kind, description, factory, paper, weights, arch)
+        _METHODS[name] = MethodSpec(name, kind, description, factory, paper, weights, arch, self_ensemble)
         return factory
 
     return deco
@@ -109,16 +112,19 @@ def register_learned(
     description: str,
     paper: str | None = None,
     weights: str | None = None,
+    self_ensemble: int = 1,
 ) -> None:
     """Register a trained network as a method: architecture ``arch`` plus a weights file.
 
     ``weights`` is the file name of the bundled checkpoint in ``mmfuse/weights/`` (``None`` if
     none ships; the user must then pass ``weights=``). A weights file is self-describing (its
     metadata names the architecture and its constructor arguments, see
-    :func:`mmfuse.models.base.save_weights_file`).
+    :func:`mmfuse.models.base.save_weights_file`). ``self_ensemble`` is the method's default
+    number of mirrored copies averaged at inference (see
+    :class:`mmfuse.models.base.TorchFusionMethod`); :func:`load` can override it.
     """
 
-    def factory(weights_file: str | os.PathLike | None = None, device: str = "cpu") -> FusionMethod:
+    def factory(weights_file: str | os.PathLike | None = None, device: str = "cpu", self_ensemble: int | None = None) -> FusionMethod:
         from mmfuse.models.base import TorchFusionMethod
 
         path = weights_file
@@ -126,11 +132,13 @@ def register_learned(
             if weights is None or not bundled_weights_path(weights).is_file():
                 raise InputError(f"{name}: no bundled weights for this method; pass --weights FILE")
             path = bundled_weights_path(weights)
-        method = TorchFusionMethod.from_file(path, expected_arch=arch, device=device)
+        n = default if self_ensemble is None else self_ensemble
+        method = TorchFusionMethod.from_file(path, expected_arch=arch, device=device, self_ensemble=n)
         method.name = name
         return method
 
-    register_method(name, kind="learned", description=description, paper=paper, weights=weights, arch=arch)(factory)
+    default = self_ensemble
+    register_method(name, kind="learned", description=description, paper=paper, weights=weights, arch=arch, self_ensemble=default)(factory)
 
 
 def register_family(prefix: str, resolver: Callable[[str], MethodSpec], *, help: str) -> None:
@@ -215,13 +223,20 @@ def bundled_weights_path(filename: str) -> Path:
     return Path(str(resources.files("mmfuse") / "weights" / filename))
 
 
-def load(name: str | None = "default", weights: str | os.PathLike | None = None, device: str = "cpu") -> FusionMethod:
+def load(
+    name: str | None = "default",
+    weights: str | os.PathLike | None = None,
+    device: str = "cpu",
+    self_ensemble: int | None = None,
+) -> FusionMethod:
     """Build a ready-to-use fusion method.
 
     Args:
         name: registered method name, ``"default"``, or a family name (``cascade:...``).
         weights: weights file for a learned method (default: the bundled one).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ...
+        self_ensemble: learned methods only: mirrored copies averaged at inference (1, 2 or 4;
+            default: the method's own, :attr:`MethodSpec.self_ensemble`).
 
     Returns:
         A :class:`mmfuse.models.base.FusionMethod` whose ``.fuse(ir, vis)`` fuses numpy images.
@@ -229,10 +244,15 @@ def load(name: str | None = "default", weights: str | os.PathLike | None = None,
     spec = get_spec(name)
     if weights is not None and spec.kind != "learned":
         raise InputError(f"{spec.name}: is a {spec.kind} method and takes no weights file")
+    if self_ensemble is not None and spec.kind != "learned":
+        raise InputError(f"{spec.name}: is a {spec.kind} method and has no self-ensemble")
     if weights is not None and not Path(weights).is_file():
         raise InputError(f"{weights}: weights file not found")
     _check_device(device)
-    method = spec.factory(weights, device) if spec.kind == "learned" else spec.factory(device=device)
+    if spec.kind == "learned":
+        method = spec.factory(weights, device, self_ensemble)
+    else:
+        method = spec.factory(device=device)
     return method
 
 

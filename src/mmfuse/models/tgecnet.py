@@ -1490,6 +1490,7 @@ register_learned(
     description="TG-ECNet small (CPU): all-in-one restoration (noise/haze/defocus/stripe) + fusion, gate report",
     paper="Sun et al., Task-Gated Multi-Expert Collaboration Network for Degraded Multi-Modal Image Fusion, ICML 2025",
     weights="tgecnet-small.safetensors",
+    self_ensemble=4,  # chosen on the validation sets (session 13, docs/models/tgecnet.md "Training")
 )
 
 
