@@ -31,12 +31,12 @@ def list_methods() -> list[str]:
     return [spec.name for spec in _list()]
 
 
-def load(name: str = "default", weights: str | None = None, device: str = "cpu") -> FusionMethod:
+def load(name: str = "default", weights: str | None = None, device: str = "cpu", self_ensemble: int | None = None) -> FusionMethod:
     """Build a fusion method by name (``"default"`` = the registry's default); see
     :func:`mmfuse.models.registry.load`."""
     from mmfuse.models.registry import load as _load
 
-    return _load(name, weights=weights, device=device)
+    return _load(name, weights=weights, device=device, self_ensemble=self_ensemble)
 
 
 def fuse(ir: np.ndarray, vis: np.ndarray, method: str = "default", **kwargs: Any) -> np.ndarray:

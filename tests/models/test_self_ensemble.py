@@ -74,5 +74,9 @@ def test_load_self_ensemble_default_override_and_classical():
     assert method.self_ensemble == spec.self_ensemble
     assert registry.load("tgecnet-small", self_ensemble=1).self_ensemble == 1
     assert registry.load("moefusion-small", self_ensemble=2).self_ensemble == 2
+    import mmfuse
+
+    assert mmfuse.load("moefusion-small", self_ensemble=4).self_ensemble == 4  # the top-level API passes it on
+    assert mmfuse.load("moefusion-small").self_ensemble == 1
     with pytest.raises(InputError, match="gff: is a classical method and has no self-ensemble"):
         registry.load("gff", self_ensemble=2)
