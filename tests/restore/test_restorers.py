@@ -30,6 +30,8 @@ from mmfuse.restore import (
     plan_restorers,
     stripe_amplitude,
     stripe_noise_floor,
+    stripe_profile,
+    stripe_profile_and_floor,
 )
 from mmfuse.restore.deblur import disk_psf
 from mmfuse.restore.dehaze import estimate_airlight
@@ -138,6 +140,9 @@ def test_stripe_noise_floor_removes_what_white_noise_adds(ir):
     assert a["noisy"] > 2.0 and c["noisy"] < 0.5 * a["noisy"]  # measured 3.9 -> 0.0
     assert abs(c["striped"] - a["striped"]) < 0.1 and c["both"] > 0.85 * a["striped"]
     assert stripe_noise_floor(np.zeros((10, 2))) == 0.0
+    profile, floor = stripe_profile_and_floor(both)  # the two computed together, as the TG-ECNet stripe expert does
+    np.testing.assert_array_equal(profile, stripe_profile(both))
+    assert floor == pytest.approx(stripe_noise_floor(both), rel=1e-6)
 
 
 @pytest.mark.parametrize("radius", [2.0, 3.0, 4.0])

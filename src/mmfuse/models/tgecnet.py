@@ -77,7 +77,7 @@ from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 from mmfuse.restore.context import STRIPE_THRESHOLD
 from mmfuse.restore.deblur import estimate_defocus_radius
-from mmfuse.restore.destripe import stripe_profile
+from mmfuse.restore.destripe import stripe_profile, stripe_profile_and_floor
 
 _T = TypeVar("_T")
 
@@ -561,7 +561,7 @@ class ProbeGatedExpert(nn.Module):
     @staticmethod
     def _profiles_and_floors(img: Tensor, floors: bool) -> tuple[Tensor, Tensor | None]:
         x = img.detach().float().clamp(0, 1).cpu().numpy()
-        stats = _per_image(lambda i: stripe_profile(x[i, 0], return_floor=True) if floors else (stripe_profile(x[i, 0]), 0.0), x.shape[0])
+        stats = _per_image(lambda i: stripe_profile_and_floor(x[i, 0]) if floors else (stripe_profile(x[i, 0]), 0.0), x.shape[0])
         profiles = torch.from_numpy(np.stack([p for p, _ in stats])).to(img.dtype).to(img.device)[:, None, None, :]
         return profiles, profiles.new_tensor([f for _, f in stats]) if floors else None
 

@@ -29,7 +29,7 @@ from mmfuse.restore.context import (
 from mmfuse.restore.deblur import deblur_wiener, estimate_defocus_radius
 from mmfuse.restore.dehaze import dehaze_dcp
 from mmfuse.restore.denoise import denoise_nlm, estimate_noise_sigma
-from mmfuse.restore.destripe import destripe_columns, destripe_wavelet_fft, stripe_amplitude, stripe_noise_floor, stripe_profile
+from mmfuse.restore.destripe import destripe_columns, destripe_wavelet_fft, stripe_amplitude, stripe_noise_floor, stripe_profile, stripe_profile_and_floor
 from mmfuse.restore.lowlight import enhance_lowlight
 from mmfuse.restore.registry import RESTORE_ORDER, RESTORERS, Restorer, get_restorer, list_restorers, plan_restorers
 from mmfuse.restore.weather import derain_opening, desnow_opening
@@ -58,4 +58,5 @@ __all__ = [
     "stripe_amplitude",
     "stripe_noise_floor",
     "stripe_profile",
+    "stripe_profile_and_floor",
 ]

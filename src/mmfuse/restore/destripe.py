@@ -21,7 +21,7 @@ import pywt
 
 from mmfuse.restore._common import check_image, finish
 
-__all__ = ["destripe_columns", "destripe_wavelet_fft", "stripe_amplitude", "stripe_noise_floor", "stripe_profile"]
+__all__ = ["destripe_columns", "destripe_wavelet_fft", "stripe_amplitude", "stripe_noise_floor", "stripe_profile", "stripe_profile_and_floor"]
 
 
 def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
@@ -54,18 +54,30 @@ def destripe_columns(img: np.ndarray, *, smooth: int = 15) -> np.ndarray:
     return finish(x - stripe_profile(x, smooth=smooth)[None, :])
 
 
-def stripe_profile(x: np.ndarray, *, smooth: int = 15, return_floor: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
-    """Column offsets ``(W,)`` (float64) of an ``(H, W)`` image that :func:`destripe_columns` removes;
-    with ``return_floor`` also its :func:`stripe_noise_floor` (sharing the differences' medians)."""
+def stripe_profile(x: np.ndarray, *, smooth: int = 15) -> np.ndarray:
+    """Column offsets ``(W,)`` (float64) of an ``(H, W)`` image that :func:`destripe_columns` removes."""
+    return _profile(x, smooth)[0]
+
+
+def stripe_profile_and_floor(x: np.ndarray, *, smooth: int = 15) -> tuple[np.ndarray, float]:
+    """:func:`stripe_profile` of an ``(H, W)`` image and its :func:`stripe_noise_floor`, computed
+    together (they share the medians of the horizontal differences)."""
+    profile, d, med = _profile(x, smooth)
+    return profile, (0.0 if d is None else _noise_floor(d, med, smooth))
+
+
+def _profile(x: np.ndarray, smooth: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Column-offset profile ``(W,)`` plus the horizontal differences ``(H, W-1)`` and their
+    per-column medians it was integrated from (``None`` for images under 3 columns: zero profile)."""
     from scipy.ndimage import median_filter
 
     if x.shape[1] < 3:
-        return (np.zeros(x.shape[1]), 0.0) if return_floor else np.zeros(x.shape[1])
+        return np.zeros(x.shape[1]), None, None
     d = np.diff(x.astype(np.float64), axis=1)
     med = np.median(d, axis=0)
     profile = np.concatenate([[0.0], np.cumsum(med)])
     profile -= median_filter(profile, size=min(smooth, x.shape[1]), mode="reflect")
-    return (profile, _noise_floor(d, med, smooth)) if return_floor else profile
+    return profile, d, med
 
 
 def _damp_columns(band: np.ndarray, sigma: float) -> np.ndarray:
@@ -136,7 +148,7 @@ def stripe_amplitude(img: np.ndarray, *, smooth: int = 15, noise_corrected: bool
     g = x.mean(axis=2) if x.ndim == 3 else x
     if not noise_corrected:
         return float(np.std(stripe_profile(g, smooth=smooth)))
-    profile, f = stripe_profile(g, smooth=smooth, return_floor=True)
+    profile, f = stripe_profile_and_floor(g, smooth=smooth)
     m = float(np.std(profile))
     return float(np.sqrt(max(m * m - f * f, 0.0)))
 
@@ -167,7 +179,7 @@ def stripe_noise_floor(img: np.ndarray, *, smooth: int = 15) -> float:
         smooth: see :func:`destripe_columns`.
     """
     x = check_image(img, "stripe_noise_floor")
-    return stripe_profile(x.mean(axis=2) if x.ndim == 3 else x, smooth=smooth, return_floor=True)[1]
+    return stripe_profile_and_floor(x.mean(axis=2) if x.ndim == 3 else x, smooth=smooth)[1]
 
 
 def _noise_floor(d: np.ndarray, med: np.ndarray, smooth: int, draws: int = 16) -> float:
