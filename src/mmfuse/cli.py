@@ -150,17 +150,18 @@ def _print_report(infos: dict[str, dict[str, Any]]) -> None:
 @app.command()
 @handle_errors
 def methods() -> None:
-    """List the fusion methods: name, kind, default marker, bundled weights."""
+    """List the fusion methods: name, kind, default marker, bundled weights, network passes per pair."""
     from mmfuse.models.registry import describe, list_families, list_methods
 
     table = Table(title="mmfuse methods")
-    for col in ("name", "kind", "default", "weights", "description"):
+    for col in ("name", "kind", "default", "weights", "passes", "description"):
         table.add_column(col)
     for spec in list_methods():
         row = describe(spec)
-        table.add_row(row["name"], row["kind"], "*" if row["default"] else "", row["weights"], row["description"])
+        passes = str(row["self_ensemble"]) if row["kind"] == "learned" else "-"
+        table.add_row(row["name"], row["kind"], "*" if row["default"] else "", row["weights"], passes, row["description"])
     for prefix, help_text in list_families().items():
-        table.add_row(prefix + "...", "family", "", "-", help_text)
+        table.add_row(prefix + "...", "family", "", "-", "-", help_text)
     console.print(table)
 
 

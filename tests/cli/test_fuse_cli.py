@@ -64,6 +64,11 @@ def test_methods_lists_default(cli):
 
     row = next(line for line in res.stdout.splitlines() if f" {DEFAULT_METHOD} " in line)
     assert "*" in row
+    # learned methods show their network passes per pair (the self-ensemble), classical ones "-"
+    from mmfuse.models.registry import get_spec
+
+    tg = next(line for line in res.stdout.splitlines() if " tgecnet-small " in line)
+    assert f" {get_spec('tgecnet-small').self_ensemble} " in tg
 
 
 def test_overwrite_protection(cli, ivif_dir, tmp_path):

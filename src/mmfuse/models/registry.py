@@ -278,5 +278,6 @@ def describe(spec: MethodSpec) -> dict[str, Any]:
         "kind": spec.kind,
         "default": spec.name == DEFAULT_METHOD,
         "weights": "bundled" if spec.has_bundled_weights else ("-" if spec.kind != "learned" else "none (pass --weights)"),
+        "self_ensemble": spec.self_ensemble,
         "description": spec.description,
     }
