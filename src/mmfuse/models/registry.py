@@ -94,7 +94,8 @@ def register_method(
     arch: str | None = None,
     self_ensemble: int = 1,
 ) -> Callable[[Factory], Factory]:
-    """Decorator registering ``factory(weights=None, device="cpu") -> FusionMethod`` as ``name``."""
+    """Decorator registering ``factory(weights=None, device="cpu") -> FusionMethod`` as ``name``
+    (fields as in :class:`MethodSpec`; a learned method's factory also takes ``self_ensemble``)."""
 
     def deco(factory: Factory) -> Factory:
         if name in _METHODS:
@@ -123,6 +124,7 @@ def register_learned(
     number of mirrored copies averaged at inference (see
     :class:`mmfuse.models.base.TorchFusionMethod`); :func:`load` can override it.
     """
+    default_passes = self_ensemble  # the factory's own ``self_ensemble`` argument overrides it
 
     def factory(weights_file: str | os.PathLike | None = None, device: str = "cpu", self_ensemble: int | None = None) -> FusionMethod:
         from mmfuse.models.base import TorchFusionMethod
@@ -132,13 +134,14 @@ def register_learned(
             if weights is None or not bundled_weights_path(weights).is_file():
                 raise InputError(f"{name}: no bundled weights for this method; pass --weights FILE")
             path = bundled_weights_path(weights)
-        n = default if self_ensemble is None else self_ensemble
+        n = default_passes if self_ensemble is None else self_ensemble
         method = TorchFusionMethod.from_file(path, expected_arch=arch, device=device, self_ensemble=n)
         method.name = name
         return method
 
-    default = self_ensemble
-    register_method(name, kind="learned", description=description, paper=paper, weights=weights, arch=arch, self_ensemble=default)(factory)
+    register_method(name, kind="learned", description=description, paper=paper, weights=weights, arch=arch, self_ensemble=default_passes)(
+        factory
+    )
 
 
 def register_family(prefix: str, resolver: Callable[[str], MethodSpec], *, help: str) -> None:
