@@ -101,3 +101,12 @@ def test_pad_crop(shape, multiple):
     assert p.shape[0] % multiple == 0 and p.shape[1] % multiple == 0
     assert p.shape[2:] == x.shape[2:]
     np.testing.assert_array_equal(crop_to(p, size), x)
+
+
+@pytest.mark.parametrize("shape, multiple, min_size, expected", [((1, 1), 32, 36, (64, 64)), ((31, 500), 32, 36, (64, 512)), ((40, 36), 32, 36, (64, 64)), ((7, 5, 3), 8, 9, (16, 16)), ((70, 90), 32, 36, (96, 96))])
+def test_pad_to_min_size(shape, multiple, min_size, expected):
+    """Sides below ``min_size`` are padded up to it (then to the multiple); larger ones only to the multiple."""
+    x = np.random.default_rng(1).random(shape).astype(np.float32)
+    p, size = pad_to_multiple(x, multiple, min_size=min_size)
+    assert p.shape[:2] == expected and p.shape[2:] == x.shape[2:]
+    np.testing.assert_array_equal(crop_to(p, size), x)

@@ -745,6 +745,16 @@ def test_shipped_weights_fuse_real_pair(shipped: TorchFusionMethod, ivif_dir: Pa
     assert info["method"] == "tgecnet-small" and "degradation" in info
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (31, 500)])
+def test_shipped_model_fuses_tiny_and_thin_images(shipped: TorchFusionMethod, shape: tuple[int, int]) -> None:
+    """Any size in, same size out: sides below the network's minimum (its fusion prompt needs 9x9
+    level-1 features, i.e. 36 px at stem stride 4) are padded up to it and cropped back."""
+    assert shipped.min_size == 9 * shipped.network.stem_stride
+    rng = np.random.default_rng(2)
+    fused = shipped.fuse(rng.random(shape, dtype=np.float32), rng.random((*shape, 3), dtype=np.float32))
+    assert fused.shape == (*shape, 3) and np.isfinite(fused).all()
+
+
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 

@@ -6,8 +6,9 @@ import numpy as np
 __all__ = ["pad_to_multiple", "crop_to"]
 
 
-def pad_to_multiple(img: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad the bottom/right of an ``(H, W)`` or ``(H, W, C)`` array to multiples of ``multiple``.
+def pad_to_multiple(img: np.ndarray, multiple: int, *, min_size: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad the bottom/right of an ``(H, W)`` or ``(H, W, C)`` array to multiples of ``multiple``,
+    each side also to at least ``min_size`` (for networks that need a minimum input size).
 
     Reflect padding (mirror without repeating the edge pixel) is used, as restoration models
     expect; where the image is too small to reflect (a side shorter than the padding needs),
@@ -18,7 +19,8 @@ def pad_to_multiple(img: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[i
     """
     h, w = img.shape[:2]
     m = max(int(multiple), 1)
-    ph, pw = (-h) % m, (-w) % m
+    th, tw = max(h, int(min_size)), max(w, int(min_size))
+    ph, pw = th - h + (-th) % m, tw - w + (-tw) % m
     out = img
     while ph or pw:
         # np.pad's reflect mode needs side > pad; pad in steps no larger than the current size - 1

@@ -9,8 +9,8 @@ colour, ``[0, 1]`` floats or 8/16-bit integers) into a fused image of the same s
   the visible Y channel, and the visible image's CbCr (BT.601) is re-attached to its result;
 * a method with **RGB output** (``output = "rgb"``) receives the RGB visible image and returns
   RGB itself (e.g. a model that also restores colour);
-* inputs are reflect-padded to the method's ``size_multiple`` and the result cropped back,
-  so any size comes out at the same size.
+* inputs are reflect-padded to the method's ``size_multiple`` (and to at least its
+  ``min_size``) and the result cropped back, so any size comes out at the same size.
 
 Trained networks are wrapped by :class:`TorchFusionMethod`; their weights are safetensors files
 whose metadata (``"mmfuse_config"``, JSON) names the architecture and its constructor arguments.
@@ -109,12 +109,14 @@ class FusionMethod:
         kind: ``"classical"``, ``"learned"`` or ``"cascade"``.
         output: ``"y"`` (fuses luminance; visible chroma re-attached) or ``"rgb"``.
         size_multiple: height and width are padded to a multiple of this.
+        min_size: ... and to at least this many pixels (networks whose coarsest stages need it).
     """
 
     name: str = ""
     kind: str = "classical"
     output: Literal["y", "rgb"] = "y"
     size_multiple: int = 1
+    min_size: int = 1
 
     def fuse_y(self, ir: np.ndarray, vis_y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """Fuse luminance: ``(H, W)`` + ``(H, W)`` → ``(H, W)`` in ``[0, 1]`` and an info dict."""
@@ -150,17 +152,20 @@ class FusionMethod:
         """
         ir, vis = prepare_pair(ir, vis, resize=resize)
         size = ir.shape[:2]
-        m = self.size_multiple
         colour = vis.ndim == 3
+
+        def pad(x: np.ndarray) -> np.ndarray:
+            return pad_to_multiple(x, self.size_multiple, min_size=self.min_size)[0]
+
         if self.output == "rgb":
             vis_rgb = vis if colour else np.repeat(vis[..., None], 3, axis=2)
-            out, info = self.fuse_rgb(pad_to_multiple(ir, m)[0], pad_to_multiple(vis_rgb, m)[0])
+            out, info = self.fuse_rgb(pad(ir), pad(vis_rgb))
             out = np.clip(crop_to(out, size), 0.0, 1.0).astype(np.float32)
             if gray or not colour:
                 out = rgb_to_gray(out)
         else:
             vis_y = rgb_to_ycbcr(vis)[..., 0] if colour else vis
-            y, info = self.fuse_y(pad_to_multiple(ir, m)[0], pad_to_multiple(vis_y, m)[0])
+            y, info = self.fuse_y(pad(ir), pad(vis_y))
             y = np.clip(crop_to(y, size), 0.0, 1.0).astype(np.float32)
             out = replace_luminance(vis, y) if colour and not gray else y
         info = {"method": self.name, **info}
@@ -281,7 +286,8 @@ class TorchFusionMethod(FusionMethod):
 
     The network follows the architecture contract of :mod:`mmfuse.train` (docs/training.md):
     ``forward(ir (B,1,H,W), vis (B,1|3,H,W)) -> {"fused": (B,1|3,H,W), ...}``, class attributes
-    ``size_multiple`` and ``vis_mode`` (``"y"``: visible luminance in, ``"rgb"``: RGB in), and
+    ``size_multiple`` and ``vis_mode`` (``"y"``: visible luminance in, ``"rgb"``: RGB in), optionally
+    ``min_size`` (smallest height / width it accepts; smaller inputs are padded up to it), and
     optionally ``describe(outputs) -> dict`` for :meth:`fuse` 's ``return_info`` and
     ``channels_last_inference = True`` (weights kept in channels-last layout on the CPU, for
     networks that measured faster so; the results agree to float rounding).
@@ -310,6 +316,7 @@ class TorchFusionMethod(FusionMethod):
             set_memory_format(self.network, torch.channels_last)
         self.meta = dict(meta or {})
         self.size_multiple = int(getattr(network, "size_multiple", 1))
+        self.min_size = int(getattr(network, "min_size", 1))
         self.vis_mode = getattr(network, "vis_mode", "y")
         self.output = getattr(network, "output_mode", "y" if self.vis_mode == "y" else "rgb")
         self.name = self.meta.get("method") or getattr(network, "arch_name", type(network).__name__)

@@ -937,6 +937,8 @@ class TGECNet(nn.Module):
         d = dim
         self.stem_stride = stem_stride
         self.size_multiple = 8 * stem_stride
+        # the fusion branch's task prompt pools level-1 features (H/stem_stride) and needs 9x9 of them
+        self.min_size = 9 * stem_stride
         self.vis_mode = "rgb" if chroma_head else "y"
         self.output_mode = "rgb" if chroma_head else "y"
         # TorchFusionMethod keeps the weights in channels-last layout for CPU inference: oneDNN runs
