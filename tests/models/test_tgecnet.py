@@ -348,6 +348,37 @@ def test_deconv_defocus_expert_starts_from_wiener() -> None:
         TGECNet(**TINY, detail_refine=8, probe_experts={"stripe": 4}, probe_expert_deconv=["defocus"])
 
 
+def test_deconv_prior_tv_puts_a_tv_deconvolution_in_front_of_the_defocus_expert() -> None:
+    """``probe_expert_deconv_prior="tv"``: with gain 1 and the block still zero the correction is
+    the total-variation deconvolution (learnt weight, initialised at ``TV_WEIGHT_INIT``) minus the
+    coarse restoration; the weight learns; bad combinations are refused."""
+    from mmfuse.nn.deconv import disk_tv
+    from mmfuse.restore import estimate_defocus_radius
+
+    torch.manual_seed(5)
+    kw = dict(**TINY, detail_refine=8, probe_experts={"defocus": 8}, probe_expert_deconv=["defocus"])
+    net = TGECNet(**kw, probe_expert_deconv_prior="tv").eval()
+    expert = net.probe_experts["defocus"]
+    assert expert.deconv_prior == "tv" and float(expert.log_balance.detach().exp()) == pytest.approx(expert.TV_WEIGHT_INIT)
+    img = torch.rand(2, 1, 48, 64)
+    with torch.no_grad():
+        feat, _ = net.restore_features(img)
+        coarse = net.detail_refine(img, net.output(net.refinement(feat)) + img, net.refinement(feat))
+        radii = [estimate_defocus_radius(coarse[i, 0].clamp(0, 1).numpy()) for i in range(2)]
+        expert.deconv_gain.fill_(1.0 / expert.GATE_GAIN)
+        corr = expert.maps(torch.cat([img, coarse], 1), net.refinement(feat))
+        lam = expert.log_balance.exp().squeeze(0)  # float32 exp(log(5e-4)); the iterations amplify rounding a little
+        torch.testing.assert_close(corr, disk_tv(coarse, radii, lam) - coarse, atol=1e-5, rtol=0)
+    net.train()
+    _set_probe_logit(net, "defocus", 10.0)
+    net.restore(img)["restored"].square().mean().backward()
+    assert expert.log_balance.grad.abs() > 0 and expert.deconv_gain.grad.abs() > 0
+    with pytest.raises(InputError, match="deconv_prior must be"):
+        TGECNet(**kw, probe_expert_deconv_prior="l0")
+    with pytest.raises(InputError, match="needs deconv_prior 'laplacian'"):
+        TGECNet(**kw, probe_expert_deconv_prior="tv", probe_expert_deconv_bank=[0.25])
+
+
 def test_deconv_bank_feeds_the_defocus_expert_several_balances(monkeypatch) -> None:
     """``probe_expert_deconv_bank`` gives the defocus expert's body the deconvolutions with
     ``m_j·λ`` besides the one with the learnt ``λ``; the direct term ``G·k·(wiener − coarse)``

@@ -1,5 +1,5 @@
 """Tests of mmfuse.nn.deconv: the torch Wiener–Hunt filter against scikit-image, deblurring of a
-real defocused image, per-image radii, gradients and errors."""
+real defocused image, per-image radii, gradients and errors; the total-variation deconvolution."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from skimage.restoration import wiener
 from mmfuse.degrade import defocus_blur
 from mmfuse.errors import InputError
 from mmfuse.io import read_image
-from mmfuse.nn.deconv import disk_wiener, transfer_function, wiener_hunt
+from mmfuse.nn.deconv import disk_tv, disk_wiener, transfer_function, tv_deconvolution, wiener_hunt
 from mmfuse.restore.deblur import disk_psf
 
 
@@ -83,3 +83,39 @@ def test_disk_wiener_errors() -> None:
         disk_wiener(x, [2.0, 0.0], 0.01)
     with pytest.raises(InputError):
         wiener_hunt(torch.rand(16, 16), torch.from_numpy(disk_psf(2.0)), 0.01)
+
+
+def test_tv_deconvolution_beats_wiener_hunt_on_a_real_defocused_image(data_dir) -> None:
+    """On a real image blurred by a 3 px disk (8-bit rounded, as benchmark images are) the TV
+    deconvolution restores more than the best of three Wiener–Hunt balances."""
+    y = read_image(data_dir / "ivif" / "vi" / "FLIR_04722.jpg", mode="gray")[:160, :200]
+    b, _ = defocus_blur(y, 0, radius=3.0)
+    b = np.round(b * 255) / 255
+    x = torch.from_numpy(b.astype(np.float32))[None, None]
+    crop = (slice(8, -8), slice(8, -8))
+    tv = _psnr(disk_tv(x, [3.0], 5e-4)[0, 0].numpy()[crop], y[crop])
+    wh = max(_psnr(disk_wiener(x, [3.0], lam)[0, 0].numpy()[crop], y[crop]) for lam in (0.006, 0.012, 0.024))
+    assert tv > wh + 0.3 and tv > _psnr(b[crop], y[crop]) + 3.0, (tv, wh)  # measured 35.26 vs 34.17 (input 30.10)
+
+
+def test_disk_tv_batches_per_image_kernels_and_passes_gradients() -> None:
+    """One pass over a batch with per-image radii equals the images deconvolved one by one (same
+    padding; smaller disks are zero-padded around their centre); gradients reach the image and λ."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 40, 52, dtype=torch.float64)
+    radii = [2.0, 3.5, 5.0]
+    batch = disk_tv(x, radii, 5e-4)
+    pad = 2 * disk_psf(5.0).shape[0] + 4
+    for i, r in enumerate(radii):
+        one = tv_deconvolution(x[i : i + 1], torch.from_numpy(disk_psf(r)), 5e-4, pad=pad)
+        torch.testing.assert_close(batch[i : i + 1], one, rtol=0, atol=1e-9)
+    xg = x[:1].clone().requires_grad_(True)
+    lam = torch.tensor(5e-4, dtype=torch.float64, requires_grad=True)
+    disk_tv(xg, [2.5], lam, inner=1, steps=2).square().mean().backward()
+    assert xg.grad.abs().sum() > 0 and lam.grad.abs() > 0
+    with pytest.raises(InputError, match="radii"):
+        disk_tv(x, [2.0, 3.0], 5e-4)
+    with pytest.raises(InputError, match="radii must be > 0"):
+        disk_tv(x, [2.0, 0.0, 3.0], 5e-4)
+    with pytest.raises(InputError, match="kernels for a batch"):
+        tv_deconvolution(x, torch.zeros(2, 5, 5, dtype=torch.float64), 5e-4)

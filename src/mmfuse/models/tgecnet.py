@@ -72,7 +72,7 @@ from mmfuse.errors import InputError, ShapeError
 from mmfuse.losses.functional import correlation_loss, fusion_ssim_loss
 from mmfuse.models.registry import register_arch, register_learned
 from mmfuse.nn import MoE, PromptGenBlock, ResidualBlock, TaskPrompt, TransformerBlock
-from mmfuse.nn.deconv import disk_wiener
+from mmfuse.nn.deconv import disk_tv, disk_wiener
 from mmfuse.nn.ops import gradient_magnitude, rgb_to_ycbcr, ycbcr_to_rgb
 from mmfuse.nn.restormer import Downsample, Upsample
 from mmfuse.restore.context import STRIPE_THRESHOLD
@@ -482,6 +482,7 @@ class ProbeGatedExpert(nn.Module):
 
     GATE_GAIN: ClassVar[float] = 8.0
     BALANCE_INIT: ClassVar[float] = 0.012  # Wiener-Hunt lambda at init (the classical deblur_wiener's base value)
+    TV_WEIGHT_INIT: ClassVar[float] = 5e-4  # TV weight at init with deconv_prior "tv" (about the best single value on 2-5 px disks)
 
     COLUMN_AMPLITUDE: ClassVar[float] = STRIPE_THRESHOLD  # m_0 = 2.5/255: the cascade's blind stripe threshold
     COLUMN_SLOPE: ClassVar[float] = 4.0
@@ -497,8 +498,13 @@ class ProbeGatedExpert(nn.Module):
         deconv_bank: Sequence[float] = (),
         column_floor: bool = False,
         fine: int = 0,
+        deconv_prior: str = "laplacian",
     ) -> None:
         super().__init__()
+        if deconv_prior not in ("laplacian", "tv"):
+            raise InputError(f"tgecnet: deconv_prior must be 'laplacian' (Wiener-Hunt) or 'tv', got {deconv_prior!r}")
+        if deconv_prior == "tv" and deconv_bank:
+            raise InputError("tgecnet: deconv_bank is a bank of Wiener-Hunt balances; it needs deconv_prior 'laplacian'")
         if deconv and columns:
             raise InputError("tgecnet: a probe-gated expert is either deconvolving (defocus) or column-pooling (stripe), not both")
         bank = tuple(float(m) for m in deconv_bank)
@@ -509,6 +515,7 @@ class ProbeGatedExpert(nn.Module):
         if column_floor and not columns:
             raise InputError("tgecnet: column_floor needs a column-pooling expert")
         self.deconv = deconv
+        self.deconv_prior = deconv_prior
         self.columns = columns
         self.deconv_bank = bank
         self.column_floor = column_floor
@@ -527,7 +534,8 @@ class ProbeGatedExpert(nn.Module):
             self.column_slope = nn.Parameter(torch.zeros(1))
             self.column_offset = nn.Parameter(torch.zeros(1))
         if deconv:
-            self.log_balance = nn.Parameter(torch.tensor([math.log(self.BALANCE_INIT)]))
+            init = self.BALANCE_INIT if deconv_prior == "laplacian" else self.TV_WEIGHT_INIT
+            self.log_balance = nn.Parameter(torch.tensor([math.log(init)]))
             self.deconv_gain = nn.Parameter(torch.zeros(1))
 
     def gate(self, logit: Tensor, amplitude: Tensor | None = None) -> Tensor:
@@ -591,7 +599,10 @@ class ProbeGatedExpert(nn.Module):
             balance = self.log_balance.exp().squeeze(0)
             if self.deconv_bank:
                 balance = balance * balance.new_tensor((1.0, *self.deconv_bank))
-            wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
+            if self.deconv_prior == "tv":
+                wiener = disk_tv(coarse, radii, balance)  # (B, 1, H, W); "wiener" = the deconvolution, whichever prior
+            else:
+                wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
             inputs = torch.cat([images, wiener], 1)
             corr = self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(inputs, feat)
         if self.fine is None:
@@ -814,6 +825,10 @@ class TGECNet(nn.Module):
         probe_expert_deconv_bank: multipliers of the deconvolving expert's learnt ``λ`` for the
             extra Wiener–Hunt deconvolutions its body sees (:class:`ProbeGatedExpert`
             ``deconv_bank``; e.g. ``[0.25, 4.0]``; empty = one deconvolution).
+        probe_expert_deconv_prior: the deconvolving expert's classical step: ``"laplacian"``
+            (Wiener–Hunt, the shipped model) or ``"tv"`` (total-variation deconvolution by
+            half-quadratic splitting, :func:`mmfuse.nn.deconv.tv_deconvolution`; session 13); its
+            weight ``λ`` is learnt in both cases.
 
     Shape:
         ``forward(ir (B, 1, H, W), vis (B, 1|3, H, W))`` with ``H, W`` multiples of
@@ -894,6 +909,7 @@ class TGECNet(nn.Module):
         probe_expert_deconv_bank: Sequence[float] = (),
         probe_expert_column_floor: bool = False,
         probe_expert_fine: dict[str, int] | None = None,
+        probe_expert_deconv_prior: str = "laplacian",
         haze_expert: int = 0,
     ) -> None:
         super().__init__()
@@ -1014,6 +1030,7 @@ class TGECNet(nn.Module):
                     deconv_bank=probe_expert_deconv_bank if k in deconv else (),
                     column_floor=probe_expert_column_floor and k in columns,
                     fine=int(fine.get(k, 0)),
+                    deconv_prior=probe_expert_deconv_prior if k in deconv else "laplacian",
                 )
                 for k in _GATED
                 if experts.get(k)
