@@ -100,17 +100,20 @@ def disk_wiener(x: torch.Tensor, radii: Sequence[float], balance: torch.Tensor |
     Returns:
         ``(B, C, H, W)``; with ``n`` balances ``(B, n·C, H, W)``.
     """
-    from mmfuse.restore.deblur import disk_psf  # numpy PSF shared with the classical cascade
+    psfs = _disk_psfs(x, radii, "disk_wiener")
+    return torch.cat([wiener_hunt(x[i : i + 1], psf, balance) for i, psf in enumerate(psfs)], 0)
+
+
+def _disk_psfs(x: torch.Tensor, radii: Sequence[float], name: str) -> list[torch.Tensor]:
+    """One disk PSF per image of ``x`` (``B`` radii in pixels, each ``> 0``), as tensors of its
+    dtype and device; the numpy PSF is the classical cascade's (:func:`mmfuse.restore.disk_psf`)."""
+    from mmfuse.restore.deblur import disk_psf
 
     if len(radii) != x.shape[0]:
-        raise InputError(f"disk_wiener: {len(radii)} radii for a batch of {x.shape[0]}")
-    outs = []
-    for i, r in enumerate(radii):
-        if not (math.isfinite(r) and r > 0):
-            raise InputError(f"disk_wiener: radius must be > 0, got {r}")
-        psf = torch.from_numpy(disk_psf(float(r))).to(device=x.device, dtype=x.dtype)
-        outs.append(wiener_hunt(x[i : i + 1], psf, balance))
-    return torch.cat(outs, 0)
+        raise InputError(f"{name}: {len(radii)} radii for a batch of {x.shape[0]}")
+    if not all(math.isfinite(r) and r > 0 for r in radii):
+        raise InputError(f"{name}: radii must be > 0, got {list(radii)}")
+    return [torch.from_numpy(disk_psf(float(r))).to(device=x.device, dtype=x.dtype) for r in radii]
 
 
 _DX = ((1.0, -1.0),)
@@ -175,16 +178,10 @@ def disk_tv(x: torch.Tensor, radii: Sequence[float], lam: torch.Tensor | float, 
     """:func:`tv_deconvolution` of each image of a batch with a disk PSF of its own radius
     (``B`` radii in pixels, ``> 0``), all images in one pass; ``kwargs`` go to
     :func:`tv_deconvolution`."""
-    from mmfuse.restore.deblur import disk_psf
-
-    if len(radii) != x.shape[0]:
-        raise InputError(f"disk_tv: {len(radii)} radii for a batch of {x.shape[0]}")
-    if not all(math.isfinite(r) and r > 0 for r in radii):
-        raise InputError(f"disk_tv: radii must be > 0, got {list(radii)}")
-    psfs = [disk_psf(float(r)) for r in radii]
+    psfs = _disk_psfs(x, radii, "disk_tv")
     k = max(q.shape[0] for q in psfs)
     stack = x.new_zeros(len(psfs), k, k)
-    for i, q in enumerate(psfs):
+    for i, q in enumerate(psfs):  # smaller disks zero-padded around their centre
         o = (k - q.shape[0]) // 2
-        stack[i, o : o + q.shape[0], o : o + q.shape[0]] = torch.from_numpy(q).to(x.dtype)
+        stack[i, o : o + q.shape[0], o : o + q.shape[0]] = q
     return tv_deconvolution(x, stack, lam, **kwargs)
