@@ -299,6 +299,11 @@ def test_probe_experts_are_gated_by_the_probe() -> None:
     for e in net.probe_experts.values():  # the expert and its gate's slope and offset learn
         assert e.body.inp.weight.grad.abs().sum() > 0 and e.gate_slope.grad.abs() > 0 and e.gate_offset.grad.abs() > 0
     assert net.probe.weight.grad is None or net.probe.weight.grad.abs().sum() == 0  # gates detached
+    with torch.no_grad():
+        _set_probe_logit(net, "defocus", -10.0)
+        assert float(net.restore(img)["expert_gates"]["defocus"].min()) > 0  # training the expert: raw gates
+        net.probe_experts.eval()  # frozen while the rest trains (stage 2, frozen_eval): skipped as at inference
+        assert torch.equal(net.restore(img)["expert_gates"]["defocus"], torch.zeros(3))
     with pytest.raises(InputError, match="probe_experts"):
         TGECNet(**{**TINY, "degradation_probe": False}, detail_refine=8, probe_experts={"defocus": 8})
     with pytest.raises(InputError, match="probe_experts"):
@@ -461,8 +466,8 @@ def test_haze_expert_inverts_the_scattering_model() -> None:
     """The haze expert (mmfuse option) is the identity in a fresh model (so the stages that freeze
     it are unaffected); its map ``J = exp(a)·R + b`` with ``a = −log t``, ``b = −A(1/t − 1)``
     undoes uniform haze ``R = J·t + A(1 − t)`` exactly; it reports its mean contrast gain per
-    image (and haze, when it dehazed), is applied at inference only above a gain of 1.05, and
-    learns from the restoration loss."""
+    image (and haze, when it dehazed), is applied at inference -- and in the stages that keep it
+    frozen in eval mode -- only above a gain of 1.05, and learns from the restoration loss."""
     torch.manual_seed(6)
     base = TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8}).eval()
     net = TGECNet(**TINY, detail_refine=8, probe_experts={"defocus": 8}, haze_expert=8).eval()
@@ -494,7 +499,11 @@ def test_haze_expert_inverts_the_scattering_model() -> None:
         last.bias.copy_(torch.tensor([math.log(1.04), 0.0]))  # gain 1.04 <= 1.05: not applied at inference
         torch.testing.assert_close(net.restore(hazy)["restored"], ref["restored"], atol=0, rtol=0)
         net.train()
-        assert not torch.allclose(net.restore(hazy)["restored"], ref["restored"], atol=1e-3)  # training: always on
+        assert not torch.allclose(net.restore(hazy)["restored"], ref["restored"], atol=1e-3)  # training it: always on
+        for m in net.children():  # restoration frozen while the fusion trains (stage 2, frozen_eval)
+            m.eval()
+        assert net.training  # ... the top-level module still trains: the inference rule all the same
+        torch.testing.assert_close(net.restore(hazy)["restored"], ref["restored"], atol=0, rtol=0)
         net.eval()
         last.bias.zero_()  # identity map: haze is named only if the probe says so
         info = net.describe(net(torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32)))

@@ -1151,10 +1151,12 @@ class TGECNet(nn.Module):
         """Weight ``(B,)`` of the probe-gated expert ``name`` (:meth:`ProbeGatedExpert.gate` of the
         probe's logit of that degradation, detached: the probe is trained by its label loss only;
         ``amplitude`` ``(B,)``: the column-offset amplitudes a ``columns`` expert's gate also uses).
-        In eval mode a weight below :data:`_EXPERT_SKIP` is set to 0 so that the expert is not run
-        for that image."""
-        g = self.probe_experts[name].gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float(), amplitude)
-        return g if self.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
+        Unless the expert itself is in training mode (the stage that trains it), a weight below
+        :data:`_EXPERT_SKIP` is set to 0 so that the expert is not run for that image: frozen
+        experts (stage 2, ``frozen_eval``) behave as at inference."""
+        expert = self.probe_experts[name]
+        g = expert.gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float(), amplitude)
+        return g if expert.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
 
     def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None, haze_images: int | None = None) -> Tensor:
         """Restored image ``output(refinement(F)) + img`` ``(B, 1, H, W)`` (not clipped), then
@@ -1176,7 +1178,10 @@ class TGECNet(nn.Module):
             n = out.shape[0] if haze_images is None else haze_images
             gain = out.new_full((out.shape[0],), float("nan"))
             if n:
-                dehazed, gain[:n] = self.haze_expert(img[:n], out[:n], r[:n], None if self.training else HAZE_MIN_GAIN)
+                # the HAZE_MIN_GAIN rule applies unless the haze expert itself is being trained (a
+                # frozen expert in eval mode, as in stage 2, sees what it will see at inference)
+                min_gain = None if self.haze_expert.training else HAZE_MIN_GAIN
+                dehazed, gain[:n] = self.haze_expert(img[:n], out[:n], r[:n], min_gain)
                 out = dehazed if n == out.shape[0] else torch.cat([dehazed, out[n:]], 0)
             if aux is not None:
                 aux["haze_gain"] = gain
