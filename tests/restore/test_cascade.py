@@ -128,3 +128,15 @@ def test_cascade_through_fuse_file_gray_and_colour(pair, tmp_path, data_dir):
     assert info["method"] == "cascade:denoise+laplacian"
     out = m.fuse(pair[0], pair[1][..., 1])  # gray visible -> gray fused
     assert out.shape == pair[0].shape
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (2, 2), (5, 3), (31, 120)])
+def test_cascade_fuses_tiny_and_thin_images(shape):
+    """Sides shorter than the restorers' estimators need are padded and cropped back: any size in,
+    the same size out (a 1x1 pair once failed with "too small (need at least 2x2)")."""
+    rng = np.random.default_rng(3)
+    ir = rng.random(shape).astype(np.float32)
+    vis = rng.random((*shape, 3)).astype(np.float32)
+    for name in ("cascade:auto+gff", "cascade:denoise+destripe+laplacian"):
+        out, info = load(name).fuse(ir, vis, return_info=True)
+        assert out.shape == (*shape, 3) and np.isfinite(out).all() and info["method"] == name

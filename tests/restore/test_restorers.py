@@ -199,3 +199,13 @@ def test_plan_restorers_order_and_targets():
     assert set(RESTORE_ORDER) == set(RESTORERS)
     for r in RESTORERS.values():
         assert r.modality in ("vis", "ir") and r.paper and r.description
+
+
+def test_noise_estimate_of_flat_channels_is_zero():
+    """A flat channel has no wavelet detail at all (skimage's estimate would be NaN): it counts as
+    noise-free, and the colour estimate averages it with the others."""
+    flat = np.full((16, 16), 0.3, np.float32)
+    assert estimate_noise_sigma(flat) == 0.0
+    noisy = _noisy(np.full((64, 64), 0.5, np.float32), 25)
+    both = np.dstack([np.full((64, 64), 0.3, np.float32), noisy, noisy])
+    assert estimate_noise_sigma(both) == pytest.approx(2 / 3 * estimate_noise_sigma(noisy), rel=1e-6)

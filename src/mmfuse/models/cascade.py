@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mmfuse.errors import InputError
+from mmfuse.io import crop_to, pad_to_multiple
 from mmfuse.models.base import FusionMethod, prepare_pair
 from mmfuse.models.registry import MethodSpec, get_spec, register_family
 
@@ -92,6 +93,7 @@ class CascadeMethod(FusionMethod):
     """
 
     kind = "cascade"
+    min_size = 8  # sides below this are padded (reflect) for the restorers' estimators, then cropped back
 
     def __init__(self, name: str, steps: list[Step] | Literal["auto"], fuser: FusionMethod) -> None:
         self.name = name
@@ -159,12 +161,18 @@ class CascadeMethod(FusionMethod):
         """Restore both images, then fuse them with :attr:`fuser` (see :meth:`FusionMethod.fuse`).
 
         Overrides :meth:`FusionMethod.fuse` because the restorers work on the full visible image
-        (RGB when colour) before the fuser takes its luminance; padding and colour handling are
-        the fuser's own.
+        (RGB when colour) before the fuser takes its luminance; padding to the fuser's size
+        multiple and colour handling are the fuser's own. A side shorter than :attr:`min_size`
+        is padded first (the noise, blur and haze estimators need a few pixels) and the result
+        cropped back.
         """
         ir, vis = prepare_pair(ir, vis, resize=resize)
+        size = ir.shape[:2]
+        if min(size) < self.min_size:  # too few pixels for the restorers' estimators: pad, crop back
+            ir, vis = pad_to_multiple(ir, 1, min_size=self.min_size)[0], pad_to_multiple(vis, 1, min_size=self.min_size)[0]
         ir_r, vis_r, rinfo = self.restore(ir, vis)
         out, finfo = self.fuser.fuse(ir_r, vis_r, gray=gray, return_info=True)
+        out = crop_to(out, size)
         info = {"method": self.name, **rinfo, "fuser": finfo}
         return (out, info) if return_info else out
 

@@ -10,6 +10,8 @@ References:
 """
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 from skimage.restoration import estimate_sigma
@@ -41,12 +43,17 @@ def estimate_noise_sigma(img: np.ndarray) -> float:
 
     Returns:
         The estimated std on the ``[0, 1]`` scale (e.g. ≈ 25/255 for σ = 25 noise). Image texture
-        biases it upwards a little (≈ 1–3/255 on clean photographs).
+        biases it upwards a little (≈ 1–3/255 on clean photographs). A channel without any
+        wavelet detail (flat) counts as noise-free, 0.
     """
     x = check_image(img, "estimate_noise_sigma")
-    if x.ndim == 3:
-        return float(estimate_sigma(x, average_sigmas=True, channel_axis=-1))
-    return float(estimate_sigma(x, channel_axis=None))
+    with warnings.catch_warnings():  # a flat channel: median of no non-zero coefficients -> NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if x.ndim == 3:
+            sig = np.asarray(estimate_sigma(x, average_sigmas=False, channel_axis=-1), dtype=np.float64)
+        else:
+            sig = np.asarray([estimate_sigma(x, channel_axis=None)], dtype=np.float64)
+    return float(np.nan_to_num(sig, nan=0.0).mean())
 
 
 def _windows(sigma_255: float) -> tuple[int, int]:
