@@ -168,8 +168,7 @@ class CascadeMethod(FusionMethod):
         """
         ir, vis = prepare_pair(ir, vis, resize=resize)
         size = ir.shape[:2]
-        if min(size) < self.min_size:  # too few pixels for the restorers' estimators: pad, crop back
-            ir, vis = pad_to_multiple(ir, 1, min_size=self.min_size)[0], pad_to_multiple(vis, 1, min_size=self.min_size)[0]
+        ir, vis = (pad_to_multiple(x, 1, min_size=self.min_size)[0] for x in (ir, vis))  # no-op from min_size up
         ir_r, vis_r, rinfo = self.restore(ir, vis)
         out, finfo = self.fuser.fuse(ir_r, vis_r, gray=gray, return_info=True)
         out = crop_to(out, size)
