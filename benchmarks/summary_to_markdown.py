@@ -32,13 +32,13 @@ def fmt(v: float) -> str:
 def table(rows: dict[str, dict[str, float]], metrics: list[str], counts: dict[str, int]) -> str:
     out = ["| method | n | " + " | ".join(m + (" ↓" if m in LOWER else " ↑") for m in metrics) + " |",
            "|---|---|" + "---|" * len(metrics)]
-    best = {}
+    best = {}  # compared as printed: values that print the same are all bold
     for m in metrics:
-        vals = [r[m] for r in rows.values() if not math.isnan(r[m])]
+        vals = [fmt(r[m]) for r in rows.values() if not math.isnan(r[m])]
         if vals:
-            best[m] = min(vals) if m in LOWER else max(vals)
+            best[m] = fmt(min(map(float, vals)) if m in LOWER else max(map(float, vals)))
     for method, r in rows.items():
-        cells = [f"**{fmt(r[m])}**" if m in best and r[m] == best[m] else fmt(r[m]) for m in metrics]
+        cells = [f"**{fmt(r[m])}**" if m in best and fmt(r[m]) == best[m] else fmt(r[m]) for m in metrics]
         out.append(f"| `{method}` | {counts[method]} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 

@@ -223,3 +223,16 @@ def test_method_names_and_directions():
     assert safe_method_name("cascade:auto+gff") == "cascade_auto+gff"
     assert safe_method_name("a/b c") == "a_b_c"
     assert METRIC_DIRECTION["PSNR"] == 1 and METRIC_DIRECTION["MSE"] == -1 and METRIC_DIRECTION["Nabf"] == -1
+
+
+def test_best_value_is_marked_as_printed():
+    """Bold goes to every row whose value prints as the best one (4 decimals below 10, 2 below
+    1000): two means that differ only beyond the printed digits are both bold; direction per metric."""
+    from mmfuse.bench.report import _best
+
+    rows = [{"PSNR": 64.07371}, {"PSNR": 64.07368}, {"PSNR": 63.9}, {"PSNR": None}, {"PSNR": float("nan")}]
+    assert _best(rows, "PSNR") == {0, 1}
+    rows = [{"MSE": 0.02981}, {"MSE": 0.02984}, {"MSE": 0.0299}]
+    assert _best(rows, "MSE") == {0, 1}  # both print 0.0298; lower is better
+    assert _best([{"MSE": 0.1}, {"MSE": 0.2}], "MSE") == {0}
+    assert _best([{"name_only": 1.0}, {"name_only": 2.0}], "name_only") == set()

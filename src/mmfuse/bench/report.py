@@ -112,9 +112,11 @@ def _speed(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> list[di
 
 
 def _best(rows: list[dict[str, Any]], key: str) -> set[int]:
+    """Rows holding the best value of column ``key`` as printed (:func:`_short`): values that
+    print the same are all best, so the bold never picks one of two equal-looking numbers."""
     d = METRIC_DIRECTION.get(key)
     vals = [(i, r.get(key)) for i, r in enumerate(rows)]
-    vals = [(i, v) for i, v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    vals = [(i, float(_short(v))) for i, v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if d is None or len(vals) < 2:
         return set()
     target = max(v for _, v in vals) if d > 0 else min(v for _, v in vals)
