@@ -34,9 +34,9 @@ def table(rows: dict[str, dict[str, float]], metrics: list[str], counts: dict[st
            "|---|---|" + "---|" * len(metrics)]
     best = {}  # compared as printed: values that print the same are all bold
     for m in metrics:
-        vals = [fmt(r[m]) for r in rows.values() if not math.isnan(r[m])]
+        vals = [r[m] for r in rows.values() if not math.isnan(r[m])]
         if vals:
-            best[m] = fmt(min(map(float, vals)) if m in LOWER else max(map(float, vals)))
+            best[m] = fmt(min(vals) if m in LOWER else max(vals))
     for method, r in rows.items():
         cells = [f"**{fmt(r[m])}**" if m in best and fmt(r[m]) == best[m] else fmt(r[m]) for m in metrics]
         out.append(f"| `{method}` | {counts[method]} | " + " | ".join(cells) + " |")
