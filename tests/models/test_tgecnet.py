@@ -310,6 +310,51 @@ def test_probe_experts_are_gated_by_the_probe() -> None:
         TGECNet(**TINY, detail_refine=8, probe_experts={"blur": 8})
 
 
+def test_noise_expert_gated_by_noise_odds_and_conditioned_on_the_probe() -> None:
+    """The ``noise`` probe-gated expert opens on the probe's log-odds of any noise level
+    (``logsumexp`` of the three noise logits minus the "none" logit), runs before the other
+    experts, can have its own depth (``probe_expert_blocks`` as a map) and, with
+    ``probe_expert_condition``, is FiLM-conditioned on the probe's probabilities: the same image
+    gets a different correction when the probe names another noise level."""
+    torch.manual_seed(5)
+    net = TGECNet(
+        **TINY, detail_refine=8, probe_experts={"defocus": 8, "noise": 8},
+        probe_expert_blocks={"noise": 3}, probe_expert_condition=["noise"],
+    ).eval()
+    assert list(net.probe_experts) == ["noise", "defocus"]  # denoise first, then deconvolve
+    assert len(net.probe_experts["noise"].body.body) == 3 and len(net.probe_experts["defocus"].body.body) == 1
+    assert net.probe_experts["noise"].body.cond is not None and net.probe_experts["defocus"].body.cond is None
+    n = len(NOISE_LEVELS)
+    probe = torch.zeros(3, net.probe.out_features)
+    probe[:, :n] = torch.tensor([[0.0, 2.0, -1.0, 0.5], [6.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    expected = torch.sigmoid(torch.logsumexp(probe[:, 1:n], 1) - probe[:, 0])
+    assert float(expected[1]) < 0.02  # 0.90, 0.0074, 0.75: the second is below the skip threshold
+    assert torch.allclose(net.expert_gate("noise", probe), expected * torch.tensor([1.0, 0.0, 1.0]))
+    img = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        for module in (net.probe_experts["noise"].body.out[0], net.probe_experts["noise"].body.cond[2]):
+            module.weight.normal_(0, 0.3)
+        feat, aux = net.restore_features(img)
+        r = net.refinement(feat)
+        outs = []
+        for level in (1, 3):  # sigma 15 vs sigma 50 named, the same gate (~1)
+            aux["probe"] = torch.full((2, net.probe.out_features), -10.0)
+            aux["probe"][:, level] = 10.0
+            outs.append(net.restoration_head(feat, img, aux))
+            assert torch.allclose(aux["expert_gates"]["noise"], torch.ones(2), atol=1e-4)
+        assert float((outs[0] - outs[1]).abs().mean()) > 1e-4
+        aux["probe"][:, 0] = 20.0  # no noise: the expert is skipped
+        clean = net.restoration_head(feat, img, aux)
+        assert torch.equal(aux["expert_gates"]["noise"], torch.zeros(2))
+        assert torch.allclose(clean, net.detail_refine(img, net.output(r) + img, r), atol=1e-6)
+        with pytest.raises(InputError, match="conditioning"):
+            net.probe_experts["noise"].maps(torch.cat([img, img], 1), r)  # a conditioned expert needs its vector
+    with pytest.raises(InputError, match="probe_expert_blocks"):
+        TGECNet(**TINY, detail_refine=8, probe_experts={"noise": 8}, probe_expert_blocks={"stripe": 2})
+    with pytest.raises(InputError, match="probe_expert_condition"):
+        TGECNet(**TINY, detail_refine=8, probe_experts={"noise": 8}, probe_expert_condition=["defocus"])
+
+
 def test_deconv_defocus_expert_starts_from_wiener() -> None:
     """With ``probe_expert_deconv`` the defocus expert adds nothing in a fresh model (gain 0, so
     the stages that freeze it are unaffected); with gain 1 its correction (conv block still zero)

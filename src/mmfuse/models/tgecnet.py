@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -103,7 +103,8 @@ DEGRADATION_NAMES: tuple[str, ...] = ("noise15", "noise25", "noise50", "haze", "
 """The six DeMMI-RF single degradations, in the order setting names are written."""
 
 _PROBE_OUTPUTS = len(NOISE_LEVELS) + 3  # noise (4-way softmax) + haze, defocus, stripe (sigmoids)
-_GATED = ("haze", "defocus", "stripe")  # probe outputs that can gate a restoration expert (probe_experts)
+_GATED = ("haze", "defocus", "stripe")  # probe sigmoid outputs that can gate a restoration expert (probe_experts)
+_EXPERT_NAMES = ("noise", *_GATED)  # probe_experts keys, in the order the experts run ("noise": gated by the probe's odds of any noise level)
 _EXPERT_SKIP = 0.02  # at inference a probe-gated expert is skipped for images whose gate is below this
 HAZE_MIN_GAIN = 1.05  # at inference the haze expert changes (and the report names haze in) only images whose mean contrast gain is above this
 
@@ -470,6 +471,10 @@ class ProbeGatedExpert(nn.Module):
     estimated from noisy rows, and strong noise alone (σ = 50/255) raised ``m`` to 2.4-5.9/255 on
     the `val` images, opening the gate on some unstriped ones.
 
+    With ``cond_dim``, the body is conditioned (FiLM, :class:`DetailRefine`) on a per-image vector
+    passed to :meth:`maps`, the probe's probabilities in :class:`TGECNet` (a denoising expert
+    learns its strength per predicted noise level).
+
     With ``fine`` (hidden channels), a thin full-resolution stage (three 3×3 convolutions, the last
     zero-initialised) adds a last correction from the body's full-resolution inputs and the
     corrected image: the body works at ``H/2`` and emits its correction through a pixel shuffle,
@@ -499,6 +504,7 @@ class ProbeGatedExpert(nn.Module):
         column_floor: bool = False,
         fine: int = 0,
         deconv_prior: str = "laplacian",
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
         if deconv_prior not in ("laplacian", "tv"):
@@ -520,7 +526,7 @@ class ProbeGatedExpert(nn.Module):
         self.deconv_bank = bank
         self.column_floor = column_floor
         in_maps = 2 + (1 + len(bank) if deconv else 0) + (1 if columns else 0)
-        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=in_maps, out_maps=3 if columns else 1)
+        self.body = DetailRefine(feat_dim, stride, width, blocks, in_maps=in_maps, out_maps=3 if columns else 1, cond_dim=cond_dim)
         self.fine: nn.Sequential | None = None
         if fine:
             self.fine = nn.Sequential(
@@ -579,20 +585,23 @@ class ProbeGatedExpert(nn.Module):
         x = coarse.detach().float().clamp(0, 1).cpu().numpy()
         return _per_image(lambda i: estimate_defocus_radius(x[i, 0]), x.shape[0])
 
-    def maps(self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None, profiles: Tensor | None = None) -> Tensor:
+    def maps(
+        self, images: Tensor, feat: Tensor, radii: Sequence[float] | None = None, profiles: Tensor | None = None, cond: Tensor | None = None
+    ) -> Tensor:
         """Correction ``(B, 1, H, W)``; ``radii``: the blur radii of a ``deconv`` expert
         (default: :meth:`blur_radii` of the coarse restoration ``images[:, 1:2]``); ``profiles``:
         the column profiles of a ``columns`` expert (default: :meth:`column_profiles` of the
-        degraded image ``images[:, :1]``)."""
+        degraded image ``images[:, :1]``); ``cond`` ``(B, cond_dim)``: the conditioning vector of
+        an expert built with ``cond_dim`` (FiLM of its body, :class:`DetailRefine`)."""
         if self.columns:
             profiles = self.column_profiles(images[:, :1]) if profiles is None else profiles
             inputs = torch.cat([images, images[:, :1] - profiles], 1)
-            local, offset, logit = self.body.maps(inputs, feat).unbind(1)
+            local, offset, logit = self.body.maps(inputs, feat, cond).unbind(1)
             column = (torch.softmax(logit, dim=1) * offset).sum(1, keepdim=True)  # (B, W): weighted mean down each column
             corr = (local + column)[:, None]
         elif not self.deconv:
             inputs = images
-            corr = self.body.maps(images, feat)
+            corr = self.body.maps(images, feat, cond)
         else:
             coarse = images[:, 1:2]
             radii = self.blur_radii(coarse) if radii is None else radii
@@ -604,7 +613,7 @@ class ProbeGatedExpert(nn.Module):
             else:
                 wiener = disk_wiener(coarse, radii, balance)  # (B, 1 + len(bank), H, W), the learnt λ first
             inputs = torch.cat([images, wiener], 1)
-            corr = self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(inputs, feat)
+            corr = self.GATE_GAIN * self.deconv_gain * (wiener[:, :1] - coarse) + self.body.maps(inputs, feat, cond)
         if self.fine is None:
             return corr
         return corr + self.fine(torch.cat([inputs, images[:, 1:2] + corr], 1))
@@ -806,13 +815,19 @@ class TGECNet(nn.Module):
             (pixels) into base and detail layers mixed with separate weights (mmfuse addition,
             0 = off, one weight for both; :class:`FusionRefine`).
         probe_experts: probe-gated restoration experts (mmfuse addition), e.g.
-            ``{"defocus": 16, "stripe": 16}``: per named degradation (``haze``, ``defocus``,
-            ``stripe``) a :class:`ProbeGatedExpert` of that width whose correction is weighted
-            image by image by a learned function of the probe's logit of the degradation. Trained alone
+            ``{"defocus": 16, "stripe": 16}``: per named degradation (``noise``, ``haze``,
+            ``defocus``, ``stripe``) a :class:`ProbeGatedExpert` of that width whose correction is
+            weighted image by image by a learned function of the probe's logit of the degradation
+            (for ``noise``: the log-odds of any noise level, ``logsumexp(l_15, l_25, l_50) −
+            l_none``); they run in that order (denoising before deconvolution). Trained alone
             on crops that mostly carry their degradation (stage ``experts`` of the small config),
             they do what one refinement trained on the whole mixture does not learn (deblurring:
             docs/models/tgecnet.md). Needs ``degradation_probe`` and ``detail_refine``.
-        probe_expert_blocks: residual blocks of each probe-gated expert.
+        probe_expert_blocks: residual blocks of each probe-gated expert, or a map from expert
+            name to its block count (absent names: 1).
+        probe_expert_condition: experts whose body is conditioned (FiLM) on the probe's
+            probabilities of the image (``(B, 7)``, detached; e.g. ``["noise"]``: the denoiser
+            learns its strength per noise level).
         probe_expert_deconv: experts (only ``"defocus"``) that start from a Wiener–Hunt
             deconvolution with an estimated disk radius (:class:`ProbeGatedExpert` ``deconv``).
         probe_expert_columns: experts (only ``"stripe"``) that use the column-noise model: a gate
@@ -903,7 +918,8 @@ class TGECNet(nn.Module):
         fusion_condition: int = 0,
         fusion_detail_sigma: float = 0.0,
         probe_experts: dict[str, int] | None = None,
-        probe_expert_blocks: int = 1,
+        probe_expert_blocks: int | Mapping[str, int] = 1,
+        probe_expert_condition: Sequence[str] = (),
         probe_expert_deconv: Sequence[str] = (),
         probe_expert_columns: Sequence[str] = (),
         probe_expert_deconv_bank: Sequence[float] = (),
@@ -931,8 +947,17 @@ class TGECNet(nn.Module):
         experts = dict(probe_experts or {})
         if experts and not (degradation_probe and detail_refine):
             raise InputError("tgecnet: probe_experts need degradation_probe=True (their gate) and detail_refine > 0")
-        if set(experts) - set(_GATED):
-            raise InputError(f"tgecnet: probe_experts keys must be in {list(_GATED)}, got {sorted(experts)}")
+        if set(experts) - set(_EXPERT_NAMES):
+            raise InputError(f"tgecnet: probe_experts keys must be in {list(_EXPERT_NAMES)}, got {sorted(experts)}")
+        if isinstance(probe_expert_blocks, Mapping):
+            if set(probe_expert_blocks) - set(experts) or any(int(b) < 1 for b in probe_expert_blocks.values()):
+                raise InputError(f"tgecnet: probe_expert_blocks must be an int or map probe_experts names to block counts >= 1, got {dict(probe_expert_blocks)}")
+            expert_blocks = {k: int(probe_expert_blocks.get(k, 1)) for k in experts}
+        else:
+            expert_blocks = dict.fromkeys(experts, int(probe_expert_blocks))
+        conditioned = set(probe_expert_condition)
+        if conditioned - {k for k, w in experts.items() if w}:
+            raise InputError(f"tgecnet: probe_expert_condition must name probe_experts, got {sorted(conditioned)}")
         deconv = set(probe_expert_deconv)
         if deconv - ({"defocus"} & {k for k, w in experts.items() if w}):
             raise InputError(f"tgecnet: probe_expert_deconv may only name the defocus expert, and it must be in probe_experts; got {sorted(deconv)}")
@@ -1024,15 +1049,16 @@ class TGECNet(nn.Module):
                     w1,
                     stem_stride,
                     experts[k],
-                    probe_expert_blocks,
+                    expert_blocks[k],
                     deconv=k in deconv,
                     columns=k in columns,
                     deconv_bank=probe_expert_deconv_bank if k in deconv else (),
                     column_floor=probe_expert_column_floor and k in columns,
                     fine=int(fine.get(k, 0)),
                     deconv_prior=probe_expert_deconv_prior if k in deconv else "laplacian",
+                    cond_dim=_PROBE_OUTPUTS if k in conditioned else 0,
                 )
-                for k in _GATED
+                for k in _EXPERT_NAMES
                 if experts.get(k)
             }
         )
@@ -1155,7 +1181,12 @@ class TGECNet(nn.Module):
         :data:`_EXPERT_SKIP` is set to 0 so that the expert is not run for that image: frozen
         experts (stage 2, ``frozen_eval``) behave as at inference."""
         expert = self.probe_experts[name]
-        g = expert.gate(probe[:, len(NOISE_LEVELS) + _GATED.index(name)].detach().float(), amplitude)
+        n = len(NOISE_LEVELS)
+        if name == "noise":  # log-odds of "some noise level" under the probe's noise softmax
+            logit = torch.logsumexp(probe[:, 1:n], 1) - probe[:, 0]
+        else:
+            logit = probe[:, n + _GATED.index(name)]
+        g = expert.gate(logit.detach().float(), amplitude)
         return g if expert.training else torch.where(g < _EXPERT_SKIP, torch.zeros_like(g), g)
 
     def restoration_head(self, feat: Tensor, img: Tensor, aux: dict[str, Any] | None = None, haze_images: int | None = None) -> Tensor:
@@ -1202,10 +1233,13 @@ class TGECNet(nn.Module):
                 aux["blur_radius"] = [None] * g.numel()
                 for i, rad in zip(on.tolist(), radii):
                     aux["blur_radius"][i] = rad
+            cond = probe_probabilities(aux["probe"].detach().float()).to(out.dtype) if expert.body.cond is not None else None
             if on.numel() == g.numel():  # every image: no gather/scatter
-                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii, profiles)
+                out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii, profiles, cond)
             elif on.numel():
-                corr = expert.maps(torch.cat([img[on], out[on]], 1), r[on], radii, None if profiles is None else profiles[on])
+                corr = expert.maps(
+                    torch.cat([img[on], out[on]], 1), r[on], radii, None if profiles is None else profiles[on], None if cond is None else cond[on]
+                )
                 out = out.index_add(0, on, g[on, None, None, None] * corr)
         return out
 
