@@ -5,7 +5,7 @@
 #
 # RUN_DIR defaults to runs/tgecnet-small. If RUN_DIR already holds a checkpoint the run is
 # resumed (--resume), otherwise it starts from configs/tgecnet-small.yaml (stages restore -> refine -> experts ->
-# haze -> stripe -> fusion). The config asks for 2 PyTorch threads (both cores of the reference machine); the job
+# haze -> stripe -> noise -> fusion). The config asks for 2 PyTorch threads (both cores of the reference machine); the job
 # runs at nice 5 and logs to RUN_DIR/train.log. Export the shipped weights with
 #   mmfuse export RUN_DIR -o src/mmfuse/weights/tgecnet-small.safetensors
 set -euo pipefail

@@ -102,7 +102,7 @@ def test_small_config_mac_budget() -> None:
 
     cfg = yaml.safe_load((ROOT / "configs" / "tgecnet-small.yaml").read_text())
     net = TGECNet(**{k: v for k, v in cfg["model"].items() if k != "name"}).eval()
-    blocks = cfg["model"]["probe_expert_blocks"]
+    blocks, widths = cfg["model"]["probe_expert_blocks"], cfg["model"]["probe_experts"]
 
     def gmac() -> float:
         counter = FlopCounterMode(display=False)
@@ -118,8 +118,10 @@ def test_small_config_mac_budget() -> None:
     for name in net.probe_experts:  # every expert on for both images: the worst case
         _set_probe_logit(net, name, 10.0)
     extra = gmac() - base
-    per_image = extra / (2 * len(net.probe_experts))  # at H/2, width 16: ~0.18 GMAC + 0.35 per residual block
-    assert 0.35 * blocks < per_image < 0.3 + 0.35 * blocks
+    # per image and expert at H/2, width w: 0.35 (w/16)^2 GMAC per residual block + < 0.3 (w/16) for its in/out convolutions
+    scale = {k: widths[k] / 16 for k in net.probe_experts}
+    blocks_cost = sum(0.35 * blocks[k] * scale[k] ** 2 for k in net.probe_experts)
+    assert blocks_cost < extra / 2 < blocks_cost + 0.3 * sum(scale.values())
     with torch.no_grad():
         net.haze_expert.head[-1].bias[0] = 1.0  # contrast gain e on both images: applied
     extra_haze = gmac() - base - extra  # its correction block (one residual block at H/2), visible image only
@@ -246,11 +248,14 @@ def test_fusion_detail_sigma_mixes_base_and_detail_separately() -> None:
 
 
 def _set_probe_logit(net: TGECNet, name: str, value: float) -> None:
-    """Make the (linear) probe output ``value`` as the logit of ``name`` (haze/defocus/stripe) for every image."""
+    """Make the (linear) probe output ``value`` as the logit of ``name`` (haze/defocus/stripe) for
+    every image; for ``noise``, ``value`` as the log-odds of any noise (the "none" logit ``-value``,
+    the three levels 0, so the odds are ``value + log 3``)."""
     with torch.no_grad():
-        row = len(NOISE_LEVELS) + ("haze", "defocus", "stripe").index(name)
-        net.probe.weight[row].zero_()
-        net.probe.bias[row] = value
+        rows = range(len(NOISE_LEVELS)) if name == "noise" else [len(NOISE_LEVELS) + ("haze", "defocus", "stripe").index(name)]
+        for row in rows:
+            net.probe.weight[row].zero_()
+            net.probe.bias[row] = -value if row == 0 and name == "noise" else (0.0 if name == "noise" else value)
 
 
 def test_probe_experts_are_gated_by_the_probe() -> None:
@@ -453,9 +458,9 @@ def test_deconv_bank_feeds_the_defocus_expert_several_balances(monkeypatch) -> N
     seen = {}
     body_maps = expert.body.maps
 
-    def spy(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    def spy(x: torch.Tensor, f: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         seen["x"] = x
-        return body_maps(x, f)
+        return body_maps(x, f, cond)
 
     monkeypatch.setattr(expert.body, "maps", spy)
     with torch.no_grad():
