@@ -171,6 +171,17 @@ def test_stage_data_override():
     assert d.flip is False and d.num_workers == 2 and d.train == cfg.data.train
 
 
+def test_end_stage_drops_the_later_stages(tmp_path):
+    three = [
+        {"name": n, "steps": 2, "batch_size": 1, "crop_size": 8, "task": "restore"} for n in ("restore", "refine", "fusion")
+    ]
+    cfg = config_from_dict(_raw(stages=three, start_stage="refine", end_stage="refine"), base_dir=tmp_path)
+    assert [s.name for s in cfg.stages] == ["refine"]
+    assert [s.name for s in config_from_dict(_raw(stages=three, end_stage="refine"), base_dir=tmp_path).stages] == ["restore", "refine"]
+    with pytest.raises(ConfigError, match="end_stage: no stage named 'restore'"):  # before start_stage: not among the stages run
+        config_from_dict(_raw(stages=three, start_stage="refine", end_stage="restore"), base_dir=tmp_path)
+
+
 def test_start_stage_skips_the_earlier_stages(tmp_path):
     two = [{"name": "restore", "steps": 10}, {"name": "refine", "task": "restore", "steps": 5}, {"name": "fusion", "steps": 3}]
     cfg = config_from_dict(_raw(stages=two, start_stage="refine"), base_dir=tmp_path)

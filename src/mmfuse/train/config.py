@@ -271,6 +271,8 @@ class TrainConfig:
             still errors.
         start_stage: skip the stages before this one, e.g. to continue a pipeline from
             ``init_weights`` exported after its earlier stages.
+        end_stage: stop after this stage (the later ones are not run), e.g. to export and
+            evaluate a pipeline's weights before its last stages.
         threads: CPU threads of PyTorch's intra-op pool in each process (null: PyTorch's
             default; 1 is often fastest on small models or a shared machine).
         deterministic: ask PyTorch for deterministic algorithms (warn-only).
@@ -291,6 +293,7 @@ class TrainConfig:
     init_weights: str | None = None
     init_partial: bool = False
     start_stage: str | None = None
+    end_stage: str | None = None
     threads: int | None = None
     deterministic: bool = True
     find_unused_parameters: bool = False
@@ -538,6 +541,11 @@ def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike | None 
         if cfg.start_stage not in names:
             raise ConfigError(f"start_stage: no stage named {cfg.start_stage!r}{_suggest(cfg.start_stage, names)} (stages: {', '.join(names)})")
         cfg.stages = cfg.stages[names.index(cfg.start_stage) :]
+    if cfg.end_stage is not None:
+        names = [s.name for s in cfg.stages]
+        if cfg.end_stage not in names:
+            raise ConfigError(f"end_stage: no stage named {cfg.end_stage!r}{_suggest(cfg.end_stage, names)} (stages run: {', '.join(names)})")
+        cfg.stages = cfg.stages[: names.index(cfg.end_stage) + 1]
     _check_semantics(cfg)
     return cfg
 
