@@ -1220,6 +1220,8 @@ class TGECNet(nn.Module):
 
     def _probe_experts(self, out: Tensor, img: Tensor, r: Tensor, aux: dict[str, Any]) -> Tensor:
         aux["expert_gates"] = {}
+        conditioned = any(e.body.cond is not None for e in self.probe_experts.values())
+        probs = probe_probabilities(aux["probe"].detach().float()).to(out.dtype) if conditioned else None  # the conditioned experts' FiLM input
         for name, expert in self.probe_experts.items():
             amp = profiles = None
             if expert.columns:
@@ -1233,7 +1235,7 @@ class TGECNet(nn.Module):
                 aux["blur_radius"] = [None] * g.numel()
                 for i, rad in zip(on.tolist(), radii):
                     aux["blur_radius"][i] = rad
-            cond = probe_probabilities(aux["probe"].detach().float()).to(out.dtype) if expert.body.cond is not None else None
+            cond = probs if expert.body.cond is not None else None
             if on.numel() == g.numel():  # every image: no gather/scatter
                 out = out + g[:, None, None, None] * expert.maps(torch.cat([img, out], 1), r, radii, profiles, cond)
             elif on.numel():

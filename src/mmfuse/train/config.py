@@ -537,17 +537,19 @@ def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike | None 
     _absolutise(raw, Path(base_dir) if base_dir is not None else Path.cwd())
     cfg = _build(TrainConfig, raw, "")
     if cfg.start_stage is not None:
-        names = [s.name for s in cfg.stages]
-        if cfg.start_stage not in names:
-            raise ConfigError(f"start_stage: no stage named {cfg.start_stage!r}{_suggest(cfg.start_stage, names)} (stages: {', '.join(names)})")
-        cfg.stages = cfg.stages[names.index(cfg.start_stage) :]
+        cfg.stages = cfg.stages[_stage_index(cfg.stages, "start_stage", cfg.start_stage, "stages") :]
     if cfg.end_stage is not None:
-        names = [s.name for s in cfg.stages]
-        if cfg.end_stage not in names:
-            raise ConfigError(f"end_stage: no stage named {cfg.end_stage!r}{_suggest(cfg.end_stage, names)} (stages run: {', '.join(names)})")
-        cfg.stages = cfg.stages[: names.index(cfg.end_stage) + 1]
+        cfg.stages = cfg.stages[: _stage_index(cfg.stages, "end_stage", cfg.end_stage, "stages run") + 1]
     _check_semantics(cfg)
     return cfg
+
+
+def _stage_index(stages: list[StageConfig], key: str, name: str, listed: str) -> int:
+    """Position of the stage ``name`` (the value of option ``key``) in ``stages``."""
+    names = [s.name for s in stages]
+    if name not in names:
+        raise ConfigError(f"{key}: no stage named {name!r}{_suggest(name, names)} ({listed}: {', '.join(names)})")
+    return names.index(name)
 
 
 def config_to_dict(cfg: Any) -> Any:
