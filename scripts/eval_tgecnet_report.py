@@ -13,6 +13,9 @@ dict) and writes, as Markdown to stdout (and JSON with ``--json``):
    (a) naive re-attachment of the degraded chroma (what every luminance-only method does, e.g.
    gff's output) vs (b) tgecnet-small's restored chroma;
 4. PSNR of the restored VIS-Y and IR against the clean images per setting (stage-1 output);
+4b. the paired comparison with each classical method per setting and metric: the mean per-image
+   advantage of tgecnet-small with its 95 % bootstrap interval (mmfuse.bench.stats), written
+   ``+`` (interval above 0), ``-`` (below 0) or ``=`` (a tie: the images' draw decides);
 5. with ``--figures DIR``: the colour before/after figures on a noisy and a hazy pair and the
    training loss curves (``--log runs/tgecnet-small/log.csv``, the engine's log).
 
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmfuse.bench.stats import compare_records
 from mmfuse.io import read_image, rgb_to_ycbcr
 from mmfuse.metrics import METRIC_DIRECTION
 import mmfuse.models  # noqa: F401  (registers every method)
@@ -102,6 +106,24 @@ def metric_table(recs: dict) -> tuple[str, dict]:
                 label = "classical fusion on degraded inputs" if g == "a" else "restore→fuse cascades"
                 lines.append(f"- vs the best of ({g}) {label} metric by metric: {len(wins)}/{len(METRICS)} ({', '.join(wins) or '-'})")
     return "\n".join(lines), verdict
+
+
+def paired_table(recs: dict) -> tuple[str, dict]:
+    """Per setting and classical method: the paired 95 % verdict of each metric (``+``, ``-``,
+    ``=``) and the counts; ties whose mean favours tgecnet-small are marked ``=+``, else ``=-``."""
+    lines = ["| setting | method | " + " | ".join(METRICS) + " | + / = / - |", "|---" * (len(METRICS) + 3) + "|"]
+    out: dict[str, dict] = {}
+    for s in [s for s in SETTING_ORDER if s in recs and OURS in recs[s]]:
+        rows = [r for m in recs[s] for r in recs[s][m]]
+        for m in sorted((m for m in recs[s] if m != OURS and get_spec(m).kind != "learned"), key=lambda m: (m.startswith("cascade:"), m)):
+            cells, counts = [], {"better": 0, "tie": 0, "worse": 0}
+            for k in METRICS:
+                d = compare_records(rows, OURS, m, k, HIGHER[k])
+                counts[d.verdict] += 1
+                cells.append({"better": "+", "worse": "-"}[d.verdict] if d.verdict != "tie" else ("=+" if d.mean > 0 else "=-"))
+                out.setdefault(s, {}).setdefault(m, {})[k] = {"mean": d.mean, "low": d.low, "high": d.high, "verdict": d.verdict}
+            lines.append(f"| {s} | {m} | " + " | ".join(cells) + f" | {counts['better']} / {counts['tie']} / {counts['worse']} |")
+    return "\n".join(lines), out
 
 
 def confusion(recs: dict) -> tuple[str, dict]:
@@ -345,6 +367,8 @@ def main() -> int:
     print("## Metrics\n" + table)
     print("\n## Gate confusion matrix\n\n" + conf)
     print("\n## Chroma error vs clean visible\n\n" + chroma)
+    paired, paired_d = paired_table(recs)
+    print(f"\n## Paired comparison of {OURS} with each classical method (95 % bootstrap interval)\n\n" + paired)
     restore_d = {}
     stats = prompt_stats(bench, SETTING_ORDER, 5)
     print("\n## Task prompt statistics (5 pairs per setting, both modalities)\n\n" + json.dumps(stats, indent=1))
@@ -358,7 +382,7 @@ def main() -> int:
         if args.log:
             loss_figure(args.log, args.figures / "loss_curves.png")
     if args.json:
-        args.json.write_text(json.dumps({"verdict": verdict, "confusion": conf_d, "chroma": chroma_d, "restoration": restore_d, "prompt": stats}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"verdict": verdict, "paired": paired_d, "confusion": conf_d, "chroma": chroma_d, "restoration": restore_d, "prompt": stats}, indent=2) + "\n")
     return 0
 
 
