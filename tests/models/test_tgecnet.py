@@ -572,10 +572,10 @@ def test_haze_expert_inverts_the_scattering_model() -> None:
 
 @pytest.mark.parametrize(
     ("stage", "term"),
-    [("fusion", "fuse_ssim"), ("fusion", "fuse_ssim_tang"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("fusion", "fuse_grad_floor"), ("restore", "mse")],
+    [("fusion", "fuse_ssim"), ("fusion", "fuse_ssim_tang"), ("fusion", "fuse_mean"), ("fusion", "fuse_cc"), ("fusion", "fuse_grad_floor"), ("fusion", "fuse_consist"), ("restore", "mse")],
 )
 def test_optional_loss_terms(stage: str, term: str) -> None:
-    """``fuse_ssim(_tang)``, ``fuse_mean``, ``fuse_cc``, ``fuse_grad_floor`` and ``mse`` (mmfuse options) are absent at their default weight
+    """``fuse_ssim(_tang)``, ``fuse_mean``, ``fuse_cc``, ``fuse_grad_floor``, ``fuse_consist`` and ``mse`` (mmfuse options) are absent at their default weight
     0 and add a finite, differentiable term when switched on."""
     torch.manual_seed(2)
     net = TGECNet(**TINY).train()
@@ -598,6 +598,33 @@ def test_fuse_mean_is_zero_at_the_source_mean() -> None:
     mean = 0.5 * (net._y(batch["vis_clean"]) + batch["ir_clean"])
     terms = net.training_losses(batch, {"fused_y": mean, "fusion_load": torch.zeros(())}, "fusion", {"fuse_mean": 1.0})
     assert float(terms["fuse_mean"]) == 0.0
+
+
+def test_fuse_consist_targets_the_clean_pair_fusion_without_gradient() -> None:
+    """The consistency term is the L1 distance to the network's own inference-mode fusion of the
+    clean pair: zero when the inputs are the clean sources (and nothing is stochastic), its target
+    passes no gradient, and the modules' train/eval modes survive it."""
+    torch.manual_seed(3)
+    net = TGECNet(**TINY, fusion_refine=8).train()
+    with torch.no_grad():  # a non-trivial fusion head, so that degraded and clean fusions differ
+        for p in net.fusion_refine.out.parameters():
+            p.normal_(0, 0.1)
+    net.encoder_level1.eval()  # as the engine does with frozen parts
+    modes = [m.training for m in net.modules()]
+    batch = _batch()
+    clean = {**batch, "ir": batch["ir_clean"], "vis": batch["vis_clean"]}
+    net.eval()
+    out = net.forward_stage("fusion", clean)
+    assert float(net.training_losses(clean, out, "fusion", {"fuse_consist": 1.0})["fuse_consist"]) < 1e-6
+    for m, was in zip(net.modules(), modes):
+        m.training = was
+    out = net.forward_stage("fusion", batch)
+    target = net._clean_fusion(batch["ir_clean"], batch["vis_clean"])
+    assert [m.training for m in net.modules()] == modes
+    assert not target.requires_grad
+    terms = net.training_losses(batch, out, "fusion", {"fuse_consist": 1.0})
+    assert torch.isclose(terms["fuse_consist"], (out["fused_y"] - target).abs().mean())
+    assert float(terms["fuse_consist"]) > 1e-3
 
 
 def test_forward_any_size_through_fusion_method() -> None:

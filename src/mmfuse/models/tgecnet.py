@@ -869,6 +869,7 @@ class TGECNet(nn.Module):
         "fuse_mean": 0.0,
         "fuse_cc": 0.0,
         "fuse_grad_floor": 0.0,
+        "fuse_consist": 0.0,
         "chroma": 1.0,
     }
     STAGES: ClassVar[tuple[str, ...]] = ("restore", "fusion", "joint", "probe")
@@ -1399,7 +1400,12 @@ class TGECNet(nn.Module):
         CC(F, I_c))/2]``, an mmfuse option off by default, the correlation the fusion metric ``CC``
         measures; + ``fuse_grad_floor·mean max(0, max(∇V_c, ∇I_c) − ∇F)``, an mmfuse option off
         by default: the one-sided part of ``L_grad``, source edges the fused image weakens, which
-        is what the artefact measure N_abf counts). Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
+        is what the artefact measure N_abf counts; + ``fuse_consist·|F − sg(F_c)|``, an mmfuse option
+        off by default: ``F_c`` is the fused luminance the same network gives for the clean pair
+        (computed without gradient), so the fused image of a degraded pair is pulled towards
+        the one its clean sources would give -- the all-in-one goal stated as a target -- instead
+        of the head learning a different, degradation-specific mix; zero on clean samples).
+        Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
             batch: ``ir``, ``vis``, ``ir_clean``, ``vis_clean`` (``vis*`` RGB or Y), optional
@@ -1461,6 +1467,7 @@ class TGECNet(nn.Module):
                 "fuse_mean": lambda: F.l1_loss(f, 0.5 * (vis_c + ir_c)),
                 "fuse_cc": lambda: correlation_loss(f, ir_c, vis_c),
                 "fuse_grad_floor": lambda: torch.relu(torch.maximum(gv, gi) - gf).mean(),  # = gradient_loss(..., side="under")
+                "fuse_consist": lambda: F.l1_loss(f, self._clean_fusion(ir_c, vis_c_full)),
             }
             for name, term in optional.items():
                 if w[name]:
@@ -1481,6 +1488,19 @@ class TGECNet(nn.Module):
             raise InputError(f"tgecnet: unknown stage {stage!r}; valid: {', '.join(self.STAGES)}")
         terms["total"] = total
         return terms
+
+    def _clean_fusion(self, ir_c: Tensor, vis_c: Tensor) -> Tensor:
+        """Fused luminance ``(B, 1, H, W)`` of the clean pair, the target of ``fuse_consist``:
+        computed as at inference (every module in eval mode, so without the gates' training
+        noise) and without gradient; each module's mode is restored afterwards."""
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(ir_c, vis_c)["fused_y"]
+        finally:
+            for m, was in modes:
+                m.training = was
 
     # ------------------------------------------------------------------ gate report
     def describe(self, outputs: dict[str, Any]) -> dict[str, Any]:
