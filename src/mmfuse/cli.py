@@ -276,12 +276,13 @@ def bench_cmd(
     workers: int = typer.Option(1, "--workers", help="Worker processes (0: run in this process, no memory figures)."),
     device: str = typer.Option("cpu", "--device", help="Device for learned methods."),
     examples: int = typer.Option(1, "--examples", help="Example pairs per setting in the report's image grid."),
+    paired: Optional[str] = typer.Option(None, "--paired", help="One of the methods: add its paired comparison with every other method (95% bootstrap interval per metric; paired.csv)."),
 ) -> None:
     """Run methods on every pair of every setting of a benchmark; write tables, plots and an HTML report (resumable)."""
     from mmfuse.bench import run_benchmark
 
     res = run_benchmark(bench_dir, methods, output_dir, profile=profile, metrics=metrics, settings=settings,
-                        overwrite=overwrite, workers=workers, device=device, examples=examples)
+                        overwrite=overwrite, workers=workers, device=device, examples=examples, paired=paired)
     for line in res.problems:
         err_console.print(f"warning: {line}", markup=False)
     if res.failed:

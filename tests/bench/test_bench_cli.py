@@ -43,6 +43,7 @@ def test_cli_bench_one_worker_matches_in_process_run(cli, tiny_bench, reference,
     [
         (["--methods", "gff,nosuch"], "error: unknown method 'nosuch'"),
         (["--methods", "gff", "--settings", "fog"], "error: unknown setting 'fog'"),
+        (["--methods", "gff", "--paired", "average"], "error: paired method 'average' is not among"),
     ],
 )
 def test_cli_bench_user_errors_exit_2(cli, tiny_bench, tmp_path, args, message):

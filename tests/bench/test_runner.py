@@ -32,8 +32,30 @@ def without_timing(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def run_once(tiny_bench, tmp_path_factory):
     """One in-process run (workers=0) of the 2 x 2 x 2 tiny benchmark."""
     out = tmp_path_factory.mktemp("report")
-    result = run_benchmark(tiny_bench, METHODS, out, profile="tang", metrics=METRICS, workers=0, progress=False)
+    result = run_benchmark(tiny_bench, METHODS, out, profile="tang", metrics=METRICS, workers=0, progress=False,
+                           paired="cascade:auto+gff")
     return result, out
+
+
+def test_paired_comparison_table(run_once):
+    """--paired: one row per (setting, other method, metric) with the mean per-image advantage of the
+    paired method, recomputed here from results.csv, and an interval around it."""
+    _, out = run_once
+    rows = read_csv(out / "results.csv")
+    paired = read_csv(out / "paired.csv")
+    assert [(r["setting"], r["other"], r["metric"]) for r in paired] == [
+        (s, "gff", k) for s in ("stripe", "noise25+stripe") for k in METRIC_LIST
+    ]
+    for p in paired:
+        val = {(r["method"], r["name"]): float(r[p["metric"]]) for r in rows if r["setting"] == p["setting"]}
+        d = [val[("cascade:auto+gff", n)] - val[("gff", n)] for n in NAMES]
+        if METRIC_DIRECTION[p["metric"]] < 0:
+            d = [-x for x in d]
+        assert float(p["mean"]) == pytest.approx(np.mean(d), rel=1e-6, abs=1e-12)
+        assert float(p["low"]) <= float(p["mean"]) <= float(p["high"]) and int(p["n"]) == 2
+        assert p["verdict"] in ("better", "worse", "tie")
+    page = (out / "report.html").read_text()
+    assert "Paired comparison of <b>cascade:auto+gff</b>" in page
 
 
 def test_end_to_end_tables(run_once):
@@ -197,6 +219,7 @@ def test_errors_are_raised_before_any_work(tiny_bench, tmp_path):
         (dict(methods=["gff"], metrics="CC,NOPE"), "NOPE"),
         (dict(methods=["gff"], workers=-1), "workers"),
         (dict(methods=["gff"], profile="nope"), "nope"),
+        (dict(methods=["gff"], paired="laplacian"), "paired method 'laplacian' is not among"),
     ]
     for kwargs, msg in cases:
         methods = kwargs.pop("methods")

@@ -167,7 +167,7 @@ class OutputLayout:
 
     ``fused/<setting>/<method>/<name>.png`` (fused images), ``records/<setting>/<method>/<name>.json``
     (per-item metrics and timing, the resumable state), ``results.csv``, ``summary.csv``,
-    ``report.html``, ``thumbs/`` and ``plots/`` (pictures of the report).
+    ``paired.csv`` (with ``paired``), ``report.html``, ``thumbs/`` and ``plots/`` (pictures of the report).
     """
 
     root: Path
@@ -185,6 +185,10 @@ class OutputLayout:
     @property
     def summary_csv(self) -> Path:
         return self.root / "summary.csv"
+
+    @property
+    def paired_csv(self) -> Path:
+        return self.root / "paired.csv"
 
     @property
     def report_html(self) -> Path:

@@ -4,7 +4,10 @@ The HTML page has its CSS inline and references only files written next to it (r
 paths): JPEG thumbnails in ``thumbs/`` and matplotlib PNG plots in ``plots/``. It shows, per
 setting, the mean of every metric per method (best value in bold, using
 :data:`METRIC_DIRECTION`), an image grid (degraded inputs, each method's output, clean
-references), plots of each metric across settings, and each method's speed and memory.
+references), plots of each metric across settings, and each method's speed and memory. With
+``paired`` set to one of the methods, each setting also gets the paired comparison of that method
+with every other one (:mod:`mmfuse.bench.stats`: per metric, its mean per-image advantage with a
+95 % bootstrap interval; ``+`` better, ``−`` worse, ``=`` undecided), also written to ``paired.csv``.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ from urllib.parse import quote
 import numpy as np
 
 from mmfuse.bench.layout import Benchmark, OutputLayout, safe_method_name
+from mmfuse.bench.stats import compare_records
 from mmfuse.metrics.profiles import METRIC_DIRECTION as _METRIC_DIRECTION
 
-__all__ = ["METRIC_DIRECTION", "write_report", "summarise", "format_value"]
+__all__ = ["METRIC_DIRECTION", "write_report", "summarise", "paired_comparisons", "format_value"]
 
 #: +1: higher is better, -1: lower is better: every metric's direction
 #: (:data:`mmfuse.metrics.METRIC_DIRECTION`) plus the timing and memory columns. Columns not
@@ -94,6 +98,56 @@ def summarise(records: Sequence[dict[str, Any]], settings: Sequence[str], method
             row["peak_mb"] = float(max(peaks)) if peaks else None
             out.append(row)
     return out
+
+
+def paired_comparisons(records: Sequence[dict[str, Any]], settings: Sequence[str], method: str,
+                       others: Sequence[str], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """Paired comparison of ``method`` with each of ``others`` per setting and metric
+    (:func:`mmfuse.bench.stats.compare_records`, 95 % BCa interval), on the images both have.
+
+    Returns:
+        Rows ``{"setting", "method", "other", "metric", "n", "mean", "low", "high", "better",
+        "worse", "verdict"}`` (advantage of ``method``: positive = better); metrics without a
+        direction or with fewer than 2 common images are left out.
+    """
+    from mmfuse.errors import InputError
+
+    rows = []
+    for s in settings:
+        recs = [r for r in records if r["setting"] == s]
+        for o in others:
+            for k in metrics:
+                if k not in METRIC_DIRECTION:
+                    continue
+                try:
+                    d = compare_records(recs, method, o, k, METRIC_DIRECTION[k] > 0)
+                except InputError:
+                    continue
+                rows.append({"setting": s, "method": method, "other": o, "metric": k, "n": d.n, "mean": d.mean,
+                             "low": d.low, "high": d.high, "better": d.better, "worse": d.worse, "verdict": d.verdict})
+    return rows
+
+
+def _paired_table(rows: list[dict[str, Any]], others: Sequence[str], metrics: Sequence[str]) -> str:
+    sym = {"better": "+", "worse": "\u2212", "tie": "="}
+    head = "".join(f"<th>{html.escape(k)}{_arrow(k)}</th>" for k in metrics)
+    out = [f"<table><thead><tr><th>vs</th>{head}<th>+ / = / \u2212</th></tr></thead><tbody>"]
+    for o in others:
+        mine = {r["metric"]: r for r in rows if r["other"] == o}
+        if not mine:
+            continue
+        cells = []
+        for k in metrics:
+            r = mine.get(k)
+            if r is None:
+                cells.append("<td></td>")
+                continue
+            tip = f"{r['mean']:+.4g} [{r['low']:+.4g}, {r['high']:+.4g}], better on {r['better']}/{r['n']}"
+            cells.append(f"<td title=\"{html.escape(tip)}\">{sym[r['verdict']]} {r['mean']:+.4g}</td>")
+        count = [sum(r["verdict"] == v for r in mine.values()) for v in ("better", "tie", "worse")]
+        out.append(f"<tr><td>{html.escape(o)}</td>{''.join(cells)}<td>{count[0]} / {count[1]} / {count[2]}</td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
 
 
 def _speed(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> list[dict[str, Any]]:
@@ -250,6 +304,7 @@ def write_report(
     failed: Sequence[tuple[str, str, str, str]],
     *,
     examples: int = 1,
+    paired: str | None = None,
 ) -> tuple[Path, Path, Path]:
     """Write ``results.csv``, ``summary.csv``, thumbnails, plots and ``report.html``.
 
@@ -261,6 +316,8 @@ def write_report(
         records: complete per-item records, in plan order.
         failed: ``(setting, method, name, message)`` of failed items.
         examples: example pairs per setting in the image grid.
+        paired: one of ``methods``: add its paired comparison with every other method (per
+            setting, ``paired.csv`` and a table per setting).
 
     Returns:
         Paths of ``results.csv``, ``summary.csv`` and ``report.html``.
@@ -276,6 +333,13 @@ def write_report(
     sum_rows = [[r["setting"], r["method"], r["n"], *[r[k] for k in metrics], r["ms"], r["peak_mb"]] for r in summary]
     summary_path = write_text(layout.summary_csv, _csv(["setting", "method", "n", *metrics, "ms", "peak_mb"], sum_rows),
                               overwrite=True)
+    others = [m for m in methods if m != paired]
+    pairs = paired_comparisons(records, settings, paired, others, metrics) if paired else []
+    if paired:
+        cols = ["setting", "method", "other", "metric", "n", "mean", "low", "high", "better", "worse", "verdict"]
+        write_text(layout.paired_csv, _csv(cols, [[r[c] for c in cols] for r in pairs]), overwrite=True)
+    elif layout.paired_csv.exists():  # from an earlier run of this report with a paired method
+        layout.paired_csv.unlink()
     speed = _speed(records, methods)
     plots = _plots(layout, summary, speed, settings, methods, metrics)
 
@@ -314,6 +378,13 @@ def write_report(
             parts.append(f"<p class=\"meta\">{html.escape(text)}</p>")
         rows = [r for r in summary if r["setting"] == s]
         parts.append(_table(rows, "method", ["n", *metrics, "ms"], {"ms": "ms/pair"}) if rows else "<p>No results.</p>")
+        mine = [r for r in pairs if r["setting"] == s]
+        if mine:
+            parts.append(f"<p class=\"meta\">Paired comparison of <b>{html.escape(paired or '')}</b> with each method on the "
+                         "same images: its mean per-image advantage (positive = better) and whether the 95 % bootstrap "
+                         "interval of that mean lies above 0 (+), below 0 (\u2212) or around it (=, the draw of images "
+                         "decides); the interval is in each cell's tooltip.</p>")
+            parts.append(_paired_table(mine, others, metrics))
         parts.append(_grid(layout, bench, s, methods, examples))
 
     parts.append("<h2 id=\"plots\">Metrics across settings</h2>")

@@ -374,6 +374,7 @@ def run_benchmark(
     device: str = "cpu",
     progress: bool | None = None,
     examples: int = 1,
+    paired: str | None = None,
 ) -> BenchResult:
     """Run ``methods`` on every pair of every setting of a benchmark and write the report.
 
@@ -391,6 +392,8 @@ def run_benchmark(
         device: device for learned methods.
         progress: progress bar on stderr (``None``: only on a terminal).
         examples: number of example pairs per setting shown in the report's image grid.
+        paired: one of ``methods``: the report adds its paired comparison with every other
+            method per setting and metric (``paired.csv``; :mod:`mmfuse.bench.stats`).
 
     Returns:
         :class:`BenchResult`. Failed items are listed in it (and in the report), not raised.
@@ -412,6 +415,8 @@ def run_benchmark(
     if not isinstance(examples, int) or examples < 0:
         raise InputError(f"examples must be a non-negative integer, got {examples!r}")
     method_names = _check_methods(methods.split(",") if isinstance(methods, str) else list(methods))
+    if paired is not None and paired not in method_names:
+        raise InputError(f"paired method {paired!r} is not among the methods ({', '.join(method_names)})")
     metric_names = resolve_metrics(metrics, profile)
     if metrics is not None and not (isinstance(metrics, str) and metrics.strip().lower() == "all"):
         tokens = [t.strip().lower() for t in (metrics.split(",") if isinstance(metrics, str) else metrics)]
@@ -488,7 +493,7 @@ def run_benchmark(
             result.failed.append((it.setting, m, it.name, f"no result: failed {where}"))
     records = [r for r in records if (r["setting"], r["method"], r["name"]) in complete]
     paths = write_report(layout, bench, method_names, metric_names, profile, records, result.failed,
-                         examples=examples)
+                         examples=examples, paired=paired)
     result.results_csv, result.summary_csv, result.report_html = paths
     result.seconds = time.perf_counter() - start
     return result
