@@ -601,9 +601,10 @@ def test_fuse_mean_is_zero_at_the_source_mean() -> None:
 
 
 def test_fuse_consist_targets_the_clean_pair_fusion_without_gradient() -> None:
-    """The consistency term is the L1 distance to the network's own inference-mode fusion of the
-    clean pair: zero when the inputs are the clean sources (and nothing is stochastic), its target
-    passes no gradient, and the modules' train/eval modes survive it."""
+    """The consistency term is the L1 distance to the inference-mode fusion of the clean pair (clipped to [0, 1]) by
+    a frozen copy of the network: the network's own clipped output when the inputs are the clean
+    sources, its target passes no gradient and does not move when the network trains, and the
+    modules' train/eval modes survive it."""
     torch.manual_seed(3)
     net = TGECNet(**TINY, fusion_refine=8).train()
     with torch.no_grad():  # a non-trivial fusion head, so that degraded and clean fusions differ
@@ -615,7 +616,7 @@ def test_fuse_consist_targets_the_clean_pair_fusion_without_gradient() -> None:
     clean = {**batch, "ir": batch["ir_clean"], "vis": batch["vis_clean"]}
     net.eval()
     out = net.forward_stage("fusion", clean)
-    assert float(net.training_losses(clean, out, "fusion", {"fuse_consist": 1.0})["fuse_consist"]) < 1e-6
+    assert float((out["fused_y"].clamp(0, 1) - net._clean_fusion(batch["ir_clean"], batch["vis_clean"])).abs().max()) < 1e-6
     for m, was in zip(net.modules(), modes):
         m.training = was
     out = net.forward_stage("fusion", batch)
@@ -625,6 +626,12 @@ def test_fuse_consist_targets_the_clean_pair_fusion_without_gradient() -> None:
     terms = net.training_losses(batch, out, "fusion", {"fuse_consist": 1.0})
     assert torch.isclose(terms["fuse_consist"], (out["fused_y"] - target).abs().mean())
     assert float(terms["fuse_consist"]) > 1e-3
+    # the teacher is a frozen snapshot: training the network does not move the target
+    with torch.no_grad():
+        net.fusion_refine.out[0].bias.add_(0.5)
+    assert torch.equal(net._clean_fusion(batch["ir_clean"], batch["vis_clean"]), target)
+    assert not any(k.startswith("_consist_teacher") for k in net.state_dict())
+    assert len(list(net.parameters())) == len(list(TGECNet(**TINY, fusion_refine=8).parameters()))
 
 
 def test_forward_any_size_through_fusion_method() -> None:

@@ -56,6 +56,7 @@ visible ``C=1`` (luminance) or ``C=3`` (RGB; BT.601 YCbCr inside).
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -1401,10 +1402,10 @@ class TGECNet(nn.Module):
         measures; + ``fuse_grad_floor·mean max(0, max(∇V_c, ∇I_c) − ∇F)``, an mmfuse option off
         by default: the one-sided part of ``L_grad``, source edges the fused image weakens, which
         is what the artefact measure N_abf counts; + ``fuse_consist·|F − sg(F_c)|``, an mmfuse option
-        off by default: ``F_c`` is the fused luminance the same network gives for the clean pair
-        (computed without gradient), so the fused image of a degraded pair is pulled towards
-        the one its clean sources would give -- the all-in-one goal stated as a target -- instead
-        of the head learning a different, degradation-specific mix; zero on clean samples).
+        off by default: ``F_c`` is the fused luminance a frozen copy of the network (the weights
+        the stage starts from) gives for the clean pair, so the fused image of a degraded pair is
+        pulled towards the one its clean sources would give -- the all-in-one goal stated as a
+        target -- instead of the head learning a different, degradation-specific mix).
         Stage ``"joint"``: the sum of both. ``∇`` is the Sobel ``|G_x| + |G_y|``.
 
         Args:
@@ -1490,17 +1491,19 @@ class TGECNet(nn.Module):
         return terms
 
     def _clean_fusion(self, ir_c: Tensor, vis_c: Tensor) -> Tensor:
-        """Fused luminance ``(B, 1, H, W)`` of the clean pair, the target of ``fuse_consist``:
-        computed as at inference (every module in eval mode, so without the gates' training
-        noise) and without gradient; each module's mode is restored afterwards."""
-        modes = [(m, m.training) for m in self.modules()]
-        self.eval()
-        try:
-            with torch.no_grad():
-                return self(ir_c, vis_c)["fused_y"]
-        finally:
-            for m, was in modes:
-                m.training = was
+        """Fused luminance ``(B, 1, H, W)`` of the clean pair, the target of ``fuse_consist``,
+        given by a frozen copy of the network taken at the first call (in a training run: the
+        weights the stage starts from, or resumes from), in eval mode as at inference, clipped to
+        ``[0, 1]`` like the output a user gets, without gradient. A fixed teacher: with the
+        network itself as the target (session 16's first runs) the term also pulled the fusion of
+        clean pairs towards that of degraded ones, and at a large weight the fused image and its
+        target ran away together."""
+        teacher = self.__dict__.get("_consist_teacher")
+        if teacher is None:
+            teacher = copy.deepcopy(self).eval().requires_grad_(False)
+            self.__dict__["_consist_teacher"] = teacher  # not a submodule: no parameters, no state_dict entries
+        with torch.no_grad():
+            return teacher(ir_c, vis_c)["fused_y"].clamp(0, 1)
 
     # ------------------------------------------------------------------ gate report
     def describe(self, outputs: dict[str, Any]) -> dict[str, Any]:
