@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.bench.stats import compare_records
+from mmfuse.bench.report import paired_comparisons
 from mmfuse.io import read_image, rgb_to_ycbcr
 from mmfuse.metrics import METRIC_DIRECTION
 import mmfuse.models  # noqa: F401  (registers every method)
@@ -110,19 +110,19 @@ def metric_table(recs: dict) -> tuple[str, dict]:
 
 def paired_table(recs: dict) -> tuple[str, dict]:
     """Per setting and classical method: the paired 95 % verdict of each metric (``+``, ``-``,
-    ``=``) and the counts; ties whose mean favours tgecnet-small are marked ``=+``, else ``=-``."""
+    ``=``; :func:`mmfuse.bench.report.paired_comparisons`) and the counts; ties whose mean
+    favours tgecnet-small are marked ``=+``, else ``=-``."""
     lines = ["| setting | method | " + " | ".join(METRICS) + " | + / = / - |", "|---" * (len(METRICS) + 3) + "|"]
     out: dict[str, dict] = {}
     for s in [s for s in SETTING_ORDER if s in recs and OURS in recs[s]]:
-        rows = [r for m in recs[s] for r in recs[s][m]]
-        for m in sorted((m for m in recs[s] if m != OURS and get_spec(m).kind != "learned"), key=lambda m: (m.startswith("cascade:"), m)):
-            cells, counts = [], {"better": 0, "tie": 0, "worse": 0}
-            for k in METRICS:
-                d = compare_records(rows, OURS, m, k, HIGHER[k])
-                counts[d.verdict] += 1
-                cells.append({"better": "+", "worse": "-"}[d.verdict] if d.verdict != "tie" else ("=+" if d.mean > 0 else "=-"))
-                out.setdefault(s, {}).setdefault(m, {})[k] = {"mean": d.mean, "low": d.low, "high": d.high, "verdict": d.verdict}
-            lines.append(f"| {s} | {m} | " + " | ".join(cells) + f" | {counts['better']} / {counts['tie']} / {counts['worse']} |")
+        others = sorted((m for m in recs[s] if m != OURS and get_spec(m).kind != "learned"), key=lambda m: (m.startswith("cascade:"), m))
+        rows = paired_comparisons([r for m in recs[s] for r in recs[s][m]], [s], OURS, others, METRICS)
+        for m in others:
+            mine = {r["metric"]: r for r in rows if r["other"] == m}
+            cells = [{"better": "+", "worse": "-"}.get(mine[k]["verdict"], "=+" if mine[k]["mean"] > 0 else "=-") for k in METRICS]
+            out.setdefault(s, {})[m] = {k: {f: mine[k][f] for f in ("mean", "low", "high", "verdict")} for k in METRICS}
+            counts = [sum(r["verdict"] == v for r in mine.values()) for v in ("better", "tie", "worse")]
+            lines.append(f"| {s} | {m} | " + " | ".join(cells) + f" | {counts[0]} / {counts[1]} / {counts[2]} |")
     return "\n".join(lines), out
 
 
